@@ -1,0 +1,63 @@
+#include "model/qwen3.h"
+
+#include "model/loss.h"
+
+namespace fusebox::model {
+
+Qwen3ModelImpl::Qwen3ModelImpl(const Qwen3Config& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    layers->push_back(Qwen3DecoderLayer(c));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+torch::Tensor Qwen3ModelImpl::forward(const torch::Tensor& input_ids) {
+  auto b = input_ids.size(0), s = input_ids.size(1);
+  auto position_ids = torch::arange(s, input_ids.options().dtype(torch::kInt64)).expand({b, s});
+  auto h = embed_tokens(input_ids);
+  for (const auto& layer : *layers)
+    h = layer->as<Qwen3DecoderLayer>()->forward(h, position_ids);
+  return norm(h);
+}
+
+Qwen3ForCausalLMImpl::Qwen3ForCausalLMImpl(const Qwen3Config& c) : config_(c) {
+  c.validate("model config");
+  model = register_module("model", Qwen3Model(c));
+  if (!c.tie_word_embeddings) {
+    lm_head = register_module(
+        "lm_head",
+        torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+  }
+  init_weights();
+}
+
+const torch::Tensor& Qwen3ForCausalLMImpl::lm_head_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+CausalLMOutput Qwen3ForCausalLMImpl::forward(const torch::Tensor& input_ids,
+                                             const torch::Tensor& labels, double loss_normalizer) {
+  auto hidden = model(input_ids);
+  CausalLMOutput out;
+  out.logits = torch::linear(hidden, lm_head_weight());
+  if (labels.defined()) out.loss = causal_lm_loss(out.logits, labels, loss_normalizer);
+  return out;
+}
+
+void Qwen3ForCausalLMImpl::init_weights() {
+  torch::NoGradGuard no_grad;
+  double std = config_.initializer_range;
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* linear = module->as<torch::nn::Linear>()) {
+      linear->weight.normal_(0.0, std);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* embedding = module->as<torch::nn::Embedding>()) {
+      embedding->weight.normal_(0.0, std);
+    } else if (auto* norm = module->as<RMSNorm>()) {
+      norm->weight.fill_(1.0);
+    }
+  }
+}
+
+}  // namespace fusebox::model
