@@ -1,5 +1,6 @@
 #include "io/hf_config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -54,6 +55,82 @@ void check_rope(const json& j, const std::string& source, model::Qwen3Config& c)
   }
 }
 
+// Fields transformers has but fusebox does not implement: refused when they would change
+// the math, never ignored.
+void check_unsupported(const json& j, const std::string& source, const model::Qwen3Config& c) {
+  if (c.attention_bias) {
+    throw ConfigError(str(source, ": attention_bias=true is not supported (Qwen3 has none)"));
+  }
+  if (j.contains("use_sliding_window") && j["use_sliding_window"].is_boolean() &&
+      j["use_sliding_window"].get<bool>()) {
+    throw ConfigError(str(source, ": use_sliding_window=true is not supported"));
+  }
+  double dropout = 0.0;
+  read_field(j, source, "attention_dropout", dropout);
+  if (dropout != 0.0) {
+    throw ConfigError(str(source, ": attention_dropout=", dropout,
+                          " is not supported; expected 0 (fusebox has no attention dropout)"));
+  }
+}
+
+// transformers' defaults for what a config.json leaves out; they differ between the two
+// model types (Qwen3Config vs Qwen3MoeConfig).
+model::Qwen3Config defaults_for(const std::string& model_type) {
+  model::Qwen3Config c;  // the struct's defaults are Qwen3Config's
+  c.model_type = model_type;
+  if (model_type == "qwen3_moe") {
+    c.hidden_size = 2048;
+    c.intermediate_size = 6144;
+    c.num_hidden_layers = 24;
+    c.num_attention_heads = 32;
+    c.num_key_value_heads = 4;
+    c.num_experts = 128;
+    c.num_experts_per_tok = 8;
+    c.moe_intermediate_size = 768;
+    c.norm_topk_prob = false;
+    c.decoder_sparse_step = 1;
+    c.output_router_logits = false;
+    c.router_aux_loss_coef = 0.001;
+  }
+  return c;
+}
+
+void read_moe_fields(const json& j, const std::string& source, model::Qwen3Config& c) {
+  // 5.x's Qwen3MoeConfig maps the attribute num_experts to num_local_experts, so a config
+  // it saved may carry either name.
+  read_int(j, source, "num_experts", c.num_experts);
+  if (j.contains("num_local_experts") && !j["num_local_experts"].is_null()) {
+    int64_t local = c.num_experts;
+    read_int(j, source, "num_local_experts", local);
+    if (j.contains("num_experts") && !j["num_experts"].is_null() && local != c.num_experts) {
+      throw ConfigError(str(source, ": 'num_experts' (", c.num_experts,
+                            ") and 'num_local_experts' (", local, ") disagree"));
+    }
+    c.num_experts = local;
+  }
+  read_int(j, source, "num_experts_per_tok", c.num_experts_per_tok);
+  read_int(j, source, "moe_intermediate_size", c.moe_intermediate_size);
+  read_field(j, source, "norm_topk_prob", c.norm_topk_prob);
+  read_int(j, source, "decoder_sparse_step", c.decoder_sparse_step);
+  read_field(j, source, "output_router_logits", c.output_router_logits);
+  read_field(j, source, "router_aux_loss_coef", c.router_aux_loss_coef);
+  auto it = j.find("mlp_only_layers");
+  if (it != j.end() && !it->is_null()) {
+    if (!it->is_array()) {
+      throw ConfigError(
+          str(source, ": key 'mlp_only_layers' must be a list of layer indices, got ", it->dump()));
+    }
+    c.mlp_only_layers.clear();
+    for (const auto& v : *it) {
+      if (!v.is_number_integer()) {
+        throw ConfigError(
+            str(source, ": key 'mlp_only_layers' must hold integers, got ", it->dump()));
+      }
+      c.mlp_only_layers.push_back(v.get<int64_t>());
+    }
+  }
+}
+
 }  // namespace
 
 model::Qwen3Config parse_hf_config(const std::string& text, const std::string& source) {
@@ -64,20 +141,26 @@ model::Qwen3Config parse_hf_config(const std::string& text, const std::string& s
     throw ConfigError(str(source, ": invalid JSON: ", e.what()));
   }
   if (!j.is_object()) throw ConfigError(str(source, ": expected a JSON object at top level"));
-  model::Qwen3Config c;
-  read_field(j, source, "model_type", c.model_type);
-  if (c.model_type != "qwen3") {
-    throw ConfigError(
-        str(source, ": model_type '", c.model_type, "' is not supported; expected 'qwen3'"));
+  std::string model_type = "qwen3";
+  read_field(j, source, "model_type", model_type);
+  if (model_type != "qwen3" && model_type != "qwen3_moe") {
+    throw ConfigError(str(source, ": model_type '", model_type,
+                          "' is not supported; expected 'qwen3' or 'qwen3_moe'"));
   }
+  model::Qwen3Config c = defaults_for(model_type);
   read_int(j, source, "vocab_size", c.vocab_size);
   read_int(j, source, "hidden_size", c.hidden_size);
   read_int(j, source, "intermediate_size", c.intermediate_size);
   read_int(j, source, "num_hidden_layers", c.num_hidden_layers);
   read_int(j, source, "num_attention_heads", c.num_attention_heads);
-  c.num_key_value_heads = c.num_attention_heads;  // transformers' default when absent
+  // Qwen3Config turns an explicit null into num_attention_heads; Qwen3MoeConfig has no such
+  // rule, and null keeps its default.
+  if (!c.is_moe() && j.contains("num_key_value_heads") && j["num_key_value_heads"].is_null())
+    c.num_key_value_heads = c.num_attention_heads;
   read_int(j, source, "num_key_value_heads", c.num_key_value_heads);
-  c.head_dim = c.hidden_size / std::max<int64_t>(c.num_attention_heads, 1);
+  // Qwen3Config defaults head_dim to 128; Qwen3MoeConfig has no head_dim field, and its
+  // attention falls back to hidden_size / num_attention_heads.
+  if (c.is_moe()) c.head_dim = c.hidden_size / std::max<int64_t>(c.num_attention_heads, 1);
   read_int(j, source, "head_dim", c.head_dim);
   read_int(j, source, "max_position_embeddings", c.max_position_embeddings);
   read_field(j, source, "rope_theta", c.rope_theta);
@@ -87,13 +170,11 @@ model::Qwen3Config parse_hf_config(const std::string& text, const std::string& s
   read_field(j, source, "tie_word_embeddings", c.tie_word_embeddings);
   read_field(j, source, "attention_bias", c.attention_bias);
   read_field(j, source, "hidden_act", c.hidden_act);
-  if (c.attention_bias) {
-    throw ConfigError(str(source, ": attention_bias=true is not supported (Qwen3 has none)"));
-  }
-  if (j.contains("use_sliding_window") && j["use_sliding_window"].is_boolean() &&
-      j["use_sliding_window"].get<bool>()) {
-    throw ConfigError(str(source, ": use_sliding_window=true is not supported"));
-  }
+  // "torch_dtype" (4.5x) and "dtype" (5.x) name the checkpoint's storage dtype; neither
+  // changes the architecture, so both are accepted and left to the checkpoint reader.
+  check_unsupported(j, source, c);
+  // A dense "qwen3" config has no MoE fields in transformers; stray ones are ignored there.
+  if (c.is_moe()) read_moe_fields(j, source, c);
   c.validate(source);
   return c;
 }

@@ -1,6 +1,8 @@
-// Hugging Face config.json -> Qwen3Config. Reads the layouts transformers 4.5x and 5.x write
-// (rope_theta at top level or under rope_parameters; torch_dtype or dtype). A field that
-// changes the math but is not supported is an error, never ignored.
+// Hugging Face config.json -> Qwen3Config, for model_type "qwen3" and "qwen3_moe". Reads the
+// layouts transformers 4.5x and 5.x write (rope_theta at top level or under rope_parameters;
+// torch_dtype or dtype; num_experts or num_local_experts). Keys left out take transformers'
+// defaults for that model type. A field that changes the math but is not supported is an
+// error, never ignored.
 #pragma once
 
 #include <string>

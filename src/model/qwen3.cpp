@@ -1,6 +1,7 @@
 #include "model/qwen3.h"
 
 #include "model/loss.h"
+#include "model/moe_aux_loss.h"
 
 namespace fusebox::model {
 
@@ -8,16 +9,17 @@ Qwen3ModelImpl::Qwen3ModelImpl(const Qwen3Config& c) {
   embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i)
-    layers->push_back(Qwen3DecoderLayer(c));
+    layers->push_back(Qwen3DecoderLayer(c, i));
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
 }
 
-torch::Tensor Qwen3ModelImpl::forward(const torch::Tensor& input_ids) {
+torch::Tensor Qwen3ModelImpl::forward(const torch::Tensor& input_ids,
+                                      std::vector<torch::Tensor>* router_logits) {
   auto b = input_ids.size(0), s = input_ids.size(1);
   auto position_ids = torch::arange(s, input_ids.options().dtype(torch::kInt64)).expand({b, s});
   auto h = embed_tokens(input_ids);
   for (const auto& layer : *layers)
-    h = layer->as<Qwen3DecoderLayer>()->forward(h, position_ids);
+    h = layer->as<Qwen3DecoderLayer>()->forward(h, position_ids, router_logits);
   return norm(h);
 }
 
@@ -37,11 +39,20 @@ const torch::Tensor& Qwen3ForCausalLMImpl::lm_head_weight() const {
 }
 
 CausalLMOutput Qwen3ForCausalLMImpl::forward(const torch::Tensor& input_ids,
-                                             const torch::Tensor& labels, double loss_normalizer) {
-  auto hidden = model(input_ids);
+                                             const torch::Tensor& labels, double loss_normalizer,
+                                             const torch::Tensor& attention_mask) {
   CausalLMOutput out;
+  bool aux = config_.is_moe() && config_.output_router_logits;
+  auto hidden = model->forward(input_ids, aux ? &out.router_logits : nullptr);
   out.logits = torch::linear(hidden, lm_head_weight());
   if (labels.defined()) out.loss = causal_lm_loss(out.logits, labels, loss_normalizer);
+  if (aux) {
+    out.aux_loss = load_balancing_loss(out.router_logits, config_.num_experts,
+                                       config_.num_experts_per_tok, attention_mask);
+    // Added once per forward, whatever loss_normalizer is, as transformers does.
+    if (out.loss.defined())
+      out.loss = out.loss + config_.router_aux_loss_coef * out.aux_loss.to(out.loss.device());
+  }
   return out;
 }
 

@@ -75,8 +75,9 @@ EvalResult evaluate(model::Qwen3ForCausalLM& model, const data::Dataset& dataset
     }
     auto label_t = rows_to_tensor(labels).to(device);
     int64_t count = model::count_label_tokens(label_t);
-    auto out = model->forward(rows_to_tensor(ids).to(device), label_t, 1.0);  // sum
-    loss_sum += out.loss.item<double>();
+    // The LM loss alone: an MoE model's loss also holds the router's aux term.
+    auto logits = model->forward(rows_to_tensor(ids).to(device)).logits;
+    loss_sum += model::causal_lm_loss(logits, label_t, 1.0).item<double>();  // a sum
     tokens += count;
   }
   EvalResult result;

@@ -4,6 +4,7 @@
 
 #include "data/batcher.h"
 #include "data/byte_tokenizer.h"
+#include "io/checkpoint.h"
 #include "io/hf_config.h"
 #include "kernels/kernelize.h"
 #include "model/qwen3.h"
@@ -150,8 +151,10 @@ TrainResult run_training(const config::TrainConfig& cfg) {
     for (const auto& batch : micro) {
       auto ids = to_tensor(batch.input_ids, batch.batch_size, batch.seq_len, device);
       auto labels = to_tensor(batch.labels, batch.batch_size, batch.seq_len, device);
-      auto out =
-          model->forward(ids, labels, static_cast<double>(std::max<int64_t>(label_tokens, 1)));
+      // Padding is kept out of the MoE router's aux loss, as transformers' Trainer does.
+      auto mask = ids.ne(data::ByteTokenizer::kPadId);
+      auto out = model->forward(ids, labels,
+                                static_cast<double>(std::max<int64_t>(label_tokens, 1)), mask);
       out.loss.backward();
       step_loss += out.loss.item<double>();
       tokens_seen += batch.batch_size * batch.seq_len;
@@ -183,6 +186,13 @@ TrainResult run_training(const config::TrainConfig& cfg) {
   if (eval_set) {
     result.final_eval = evaluate(model, *eval_set, cfg.micro_batch_size * 4, device);
     log::info("final: ", format_eval(*result.final_eval));
+  }
+  if (!cfg.output_dir.empty()) {
+    // The checkpoint must not depend on which kernels ran: kernels only fill forward slots,
+    // the parameters and their names are the model's own.
+    io::save_hf_checkpoint(model, cfg.output_dir);
+    result.checkpoint_dir = cfg.output_dir;
+    log::info("saved Hugging Face checkpoint to ", cfg.output_dir);
   }
   return result;
 }

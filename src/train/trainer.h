@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "config/train_config.h"
@@ -27,6 +28,7 @@ struct TrainResult {
   std::optional<EvalResult> final_eval;
   double seconds = 0;
   double tokens_per_second = 0;
+  std::string checkpoint_dir;  // where the final checkpoint went; "" when output_dir is ""
 };
 
 // Runs the whole job. Throws fusebox::Error subclasses for bad config or data.

@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include "config/train_config.h"
+#include "io/checkpoint.h"
+#include "io/hf_config.h"
 #include "train/trainer.h"
 
 namespace fusebox::test {
@@ -16,7 +18,9 @@ config::TrainConfig short_run(const std::string& include_kernels) {
       root + "/configs/qwen3.yaml",
       {"max_steps=40", "warmup_steps=5", "logging_steps=20", "eval_steps=0",
        "eval_dataset=", "synthetic.train_size=2000", "micro_batch_size=32",
-       "kernel_config.include_kernels=" + include_kernels, "log_level=warn"});
+       "kernel_config.include_kernels=" + include_kernels, "log_level=warn",
+       "output_dir=" + (std::filesystem::temp_directory_path() /
+                        ("fusebox_e2e_" + include_kernels)).string()});
 }
 
 double mean_loss(const train::TrainResult& r, size_t begin, size_t end) {
@@ -38,6 +42,12 @@ TEST(Training, LossFallsWithAndWithoutKernelsAndRunsAgree) {
   EXPECT_GT(mean_loss(off, 0, 3), 4.5);
   EXPECT_LT(mean_loss(off, 35, 40), 0.6 * mean_loss(off, 0, 3));
   EXPECT_LT(mean_loss(on, 35, 40), 0.6 * mean_loss(on, 0, 3));
+
+  // The final checkpoint is a Hugging Face directory that loads back.
+  ASSERT_FALSE(on.checkpoint_dir.empty());
+  auto config = io::read_hf_config(on.checkpoint_dir + "/config.json");
+  model::Qwen3ForCausalLM reloaded(config);
+  EXPECT_NO_THROW(io::load_hf_weights(reloaded, on.checkpoint_dir));
 
   // Same seed, same data: the kernel run follows the reference run closely. Differences are
   // fp32 rounding amplified over 40 Adam steps.

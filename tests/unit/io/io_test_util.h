@@ -1,0 +1,102 @@
+// Shared helpers for the io tests: scratch directories, small model configs, hand-made
+// safetensors bytes, and checks on error messages.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "model/qwen3_config.h"
+#include "util/error.h"
+
+namespace fusebox::io::testing {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed with everything in it at the end.
+// The name holds the test's name and the pid, so parallel ctest runs never share one.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string("fusebox_io_") + info->test_suite_name() + "_" + info->name();
+    for (char& c : name)
+      if (c == '/') c = '_';  // parameterised test names contain '/'
+    path_ = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// A Qwen3 small enough to save and load in milliseconds, with GQA and head_dim != hidden/heads.
+inline model::Qwen3Config small_config(bool tied) {
+  model::Qwen3Config c;
+  c.vocab_size = 97;
+  c.hidden_size = 48;
+  c.intermediate_size = 80;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 6;
+  c.num_key_value_heads = 2;
+  c.head_dim = 16;
+  c.max_position_embeddings = 256;
+  c.rope_theta = 1e6;
+  c.tie_word_embeddings = tied;
+  return c;
+}
+
+// The bytes of a safetensors file with header `json` (unpadded) and `data_size` zero bytes
+// of data after it.
+inline std::string safetensors_bytes(const std::string& json, size_t data_size = 0) {
+  std::string out(8, '\0');
+  uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i)
+    out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return out + json + std::string(data_size, '\0');
+}
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << "cannot write " << path;
+}
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The DataError message `fn` throws, or a marker that fails every Contains() check. Other
+// exception types are not caught: they are bugs to see.
+template <typename Fn>
+std::string data_error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const fusebox::DataError& e) {
+    return e.what();
+  }
+  return "<no DataError thrown>";
+}
+
+inline ::testing::AssertionResult Contains(const std::string& message,
+                                           const std::string& fragment) {
+  if (message.find(fragment) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "message:  " << message << "\nlacks:    " << fragment;
+}
+
+}  // namespace fusebox::io::testing
