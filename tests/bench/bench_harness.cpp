@@ -1,0 +1,114 @@
+#include "bench/bench_harness.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <functional>
+
+#include "bench/bench_memory.h"
+
+namespace fusebox::bench {
+namespace {
+
+constexpr double kMB = 1024.0 * 1024.0;
+
+double now_ms() {
+  using Clock = std::chrono::steady_clock;
+  return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+}
+
+int64_t minor_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Times `run` (warm-up first), then runs it once more with the peak counter reset.
+PassResult time_pass(const std::function<void()>& run, const MeasureOptions& o) {
+  PassResult r;
+  try {
+    for (int i = 0; i < o.warmup; ++i)
+      run();
+    int64_t faults = minor_faults();
+    for (int i = 0; i < std::max(o.runs, 1); ++i) {
+      double t0 = now_ms();
+      run();
+      r.runs_ms.push_back(now_ms() - t0);
+    }
+    r.page_faults = static_cast<double>(minor_faults() - faults) / r.runs_ms.size();
+    r.median_ms = median(r.runs_ms);
+    r.min_ms = *std::min_element(r.runs_ms.begin(), r.runs_ms.end());
+    int64_t base = live_tensor_bytes();
+    reset_peak_tensor_bytes();
+    run();
+    r.peak_added_mb = static_cast<double>(peak_tensor_bytes() - base) / kMB;
+    r.ok = true;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    r.error = r.error.substr(0, r.error.find('\n'));  // c10 errors append a backtrace
+  }
+  return r;
+}
+
+SideResult measure_side(const BenchCase& c, bool use_kernel, const MeasureOptions& o) {
+  SideResult side;
+  Runner runner;
+  try {
+    runner = c.make(use_kernel);
+  } catch (const std::exception& e) {
+    side.forward.error = side.forward_backward.error = e.what();
+    return side;
+  }
+  side.forward = time_pass(runner.forward, o);
+  side.forward_backward = time_pass(
+      [&] {
+        auto backward = runner.train_forward();
+        backward();
+      },
+      o);
+  if (side.forward_backward.ok) {
+    // What a training forward keeps alive until its backward: outputs and saved tensors.
+    int64_t base = live_tensor_bytes();
+    auto backward = runner.train_forward();
+    side.forward_backward.kept_mb = static_cast<double>(live_tensor_bytes() - base) / kMB;
+    backward();
+  }
+  return side;
+}
+
+}  // namespace
+
+CaseResult measure_case(const BenchCase& c, const MeasureOptions& options) {
+  MeasureOptions o = options;
+  if (c.heavy) o = {std::min(o.warmup, 1), std::min(o.runs, 3)};
+  CaseResult result;
+  result.spec = c;
+  result.spec.make = nullptr;
+  result.reference = measure_side(c, /*use_kernel=*/false, o);
+  result.kernel = measure_side(c, /*use_kernel=*/true, o);
+  return result;
+}
+
+Bandwidth measure_bandwidth(double buffer_mb, const MeasureOptions& o) {
+  Bandwidth bw;
+  bw.buffer_mb = buffer_mb;
+  auto n = static_cast<int64_t>(buffer_mb * kMB / sizeof(float));
+  auto src = torch::ones({n});
+  auto dst = torch::zeros({n});  // touched, so the timed copies see no page faults
+  double bytes = 2.0 * static_cast<double>(n) * sizeof(float);  // read src + write dst
+  auto warm = time_pass([&] { dst.copy_(src); }, o);
+  auto fresh = time_pass([&] { src.clone(); }, o);
+  bw.copy_gbs = warm.ok ? bytes / (warm.median_ms * 1e-3) / 1e9 : 0;
+  bw.fresh_copy_gbs = fresh.ok ? bytes / (fresh.median_ms * 1e-3) / 1e9 : 0;
+  return bw;
+}
+
+}  // namespace fusebox::bench

@@ -1,0 +1,51 @@
+// Measuring a case: median wall time over repeated runs after warm-up, peak tensor memory
+// added, and the machine's copy bandwidth that the memory floors are measured against.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench/bench_case.h"
+
+namespace fusebox::bench {
+
+struct MeasureOptions {
+  int warmup = 2;
+  int runs = 10;
+};
+
+struct PassResult {
+  bool ok = false;
+  std::string error;     // why the pass could not run (e.g. a dtype the reference lacks)
+  double median_ms = 0;  // median wall time of `runs` runs
+  double min_ms = 0;
+  std::vector<double> runs_ms;
+  double peak_added_mb = 0;  // high-water tensor bytes above what was live before the pass
+  double kept_mb = 0;        // training forward only: live after the forward (outputs + saved)
+  double page_faults = 0;    // minor page faults per timed run (first touch of fresh memory)
+};
+
+struct SideResult {
+  PassResult forward;           // inference forward
+  PassResult forward_backward;  // training forward + backward
+};
+
+struct CaseResult {
+  BenchCase spec;  // `make` is cleared: results outlive the inputs
+  SideResult reference, kernel;
+};
+
+CaseResult measure_case(const BenchCase& c, const MeasureOptions& options);
+
+struct Bandwidth {
+  double buffer_mb = 0;
+  // dst.copy_(src) into a warm buffer, read + write counted: the floor's bandwidth.
+  double copy_gbs = 0;
+  // src.clone(): the same copy into a fresh allocation, page faults included, as every
+  // kernel's freshly allocated outputs pay them (glibc mmaps blocks above 32 MB).
+  double fresh_copy_gbs = 0;
+};
+
+Bandwidth measure_bandwidth(double buffer_mb, const MeasureOptions& options);
+
+}  // namespace fusebox::bench
