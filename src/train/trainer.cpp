@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "data/batcher.h"
 #include "data/byte_tokenizer.h"
@@ -55,7 +56,7 @@ model::Qwen3Config load_model_config(const config::TrainConfig& cfg) {
     throw ConfigError(str(path, ": vocab_size ", mc.vocab_size, " is smaller than the byte ",
                           "tokenizer's ", data::ByteTokenizer::kVocabSize, " ids"));
   }
-  log::info("model: ", mc.describe(), " (random init from ", path, ")");
+  log::info("model: ", mc.describe(), " (", path, ")");
   return mc;
 }
 
@@ -86,6 +87,14 @@ TrainResult run_training(const config::TrainConfig& cfg) {
   log::info("device: ", kopts.device.describe(), ", threads: ", threads);
 
   model::Qwen3ForCausalLM model(load_model_config(cfg));
+  // A model directory with weights starts from them; a bare config.json is random init.
+  std::string model_path = config::resolve_path(cfg, cfg.model);
+  if (std::filesystem::is_directory(model_path) && io::has_weights(model_path)) {
+    io::load_hf_weights(model, model_path);
+    log::info("weights: loaded from ", model_path);
+  } else {
+    log::info("weights: random init (seed ", cfg.seed, ")");
+  }
   model->to(device);
   log::info(
       "parameters: ", model->parameters().size(), " tensors, ",
