@@ -44,8 +44,8 @@ torch::Tensor read_input_ids(const std::string& path, int64_t vocab_size) {
       flat.push_back(v.get<int64_t>());
     }
   }
-  return torch::tensor(flat, torch::kInt64).view({static_cast<int64_t>(rows.size()),
-                                                   static_cast<int64_t>(seq)});
+  return torch::tensor(flat, torch::kInt64)
+      .view({static_cast<int64_t>(rows.size()), static_cast<int64_t>(seq)});
 }
 
 void write_score_json(const std::string& path, double loss, const torch::Tensor& logits) {

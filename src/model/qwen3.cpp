@@ -31,6 +31,7 @@ Qwen3ForCausalLMImpl::Qwen3ForCausalLMImpl(const Qwen3Config& c) : config_(c) {
         "lm_head",
         torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
   }
+  loss_head = register_module("loss_head", LMHeadLoss());
   init_weights();
 }
 
@@ -44,8 +45,14 @@ CausalLMOutput Qwen3ForCausalLMImpl::forward(const torch::Tensor& input_ids,
   CausalLMOutput out;
   bool aux = config_.is_moe() && config_.output_router_logits;
   auto hidden = model->forward(input_ids, aux ? &out.router_logits : nullptr);
-  out.logits = torch::linear(hidden, lm_head_weight());
-  if (labels.defined()) out.loss = causal_lm_loss(out.logits, labels, loss_normalizer);
+  if (labels.defined() && loss_head->kernelized()) {
+    // The fused kernel never holds the full logits, so none are returned.
+    out.loss = loss_head(hidden, lm_head_weight(), labels, loss_normalizer);
+  } else {
+    // The loss head's reference math, reusing the logits the caller also gets.
+    out.logits = torch::linear(hidden, lm_head_weight());
+    if (labels.defined()) out.loss = causal_lm_loss(out.logits, labels, loss_normalizer);
+  }
   if (aux) {
     out.aux_loss = load_balancing_loss(out.router_logits, config_.num_experts,
                                        config_.num_experts_per_tok, attention_mask);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/decoder_layer.h"
+#include "model/lm_head_loss.h"
 #include "model/qwen3_config.h"
 #include "model/rmsnorm.h"
 
@@ -31,7 +32,11 @@ class Qwen3ModelImpl : public torch::nn::Module {
 TORCH_MODULE(Qwen3Model);
 
 struct CausalLMOutput {
-  torch::Tensor logits;  // [B, S, vocab]
+  // [B, S, vocab]. UNDEFINED when labels were given and loss_head has a fused kernel
+  // installed: the kernel computes the loss (and its gradients) without materialising the
+  // [tokens x vocab] logits -- that is its point. A caller that needs logits calls forward
+  // without labels (and causal_lm_loss() on them if it also wants the loss).
+  torch::Tensor logits;
   // Scalar; undefined when no labels were given. For Qwen3-MoE with output_router_logits it
   // is the LM loss + router_aux_loss_coef * aux_loss, as transformers returns it.
   torch::Tensor loss;
@@ -47,7 +52,8 @@ class Qwen3ForCausalLMImpl : public torch::nn::Module {
  public:
   explicit Qwen3ForCausalLMImpl(const Qwen3Config& config);
 
-  // labels: [B, S] or undefined; loss_normalizer as in causal_lm_loss(). attention_mask:
+  // labels: [B, S] or undefined; loss_normalizer as in causal_lm_loss(). With labels and a
+  // kernel in loss_head, out.logits is left undefined (see CausalLMOutput). attention_mask:
   // optional [B, S], nonzero on real tokens; only the MoE load-balancing loss reads it
   // (attention is causal and padding sits at the right, so no real token sees a pad).
   CausalLMOutput forward(const torch::Tensor& input_ids, const torch::Tensor& labels = {},
@@ -65,6 +71,8 @@ class Qwen3ForCausalLMImpl : public torch::nn::Module {
 
   Qwen3Model model{nullptr};
   torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings
+  // Projection + loss as one kernelizable layer; no parameters (it reads lm_head_weight()).
+  LMHeadLoss loss_head{nullptr};
 
  private:
   Qwen3Config config_;

@@ -36,7 +36,8 @@ torch::Tensor to_tensor(const nlohmann::json& nested, torch::ScalarType dtype) {
   std::vector<double> flat;
   std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& j) {
     if (j.is_array()) {
-      for (const auto& x : j) walk(x);
+      for (const auto& x : j)
+        walk(x);
     } else {
       flat.push_back(j.get<double>());
     }
@@ -67,7 +68,8 @@ std::map<std::string, double> fusebox_grad_norms(model::Qwen3ForCausalLM& model)
     squares[name] += sq;
   }
   std::map<std::string, double> norms;
-  for (const auto& [k, v] : squares) norms[k] = std::sqrt(v);
+  for (const auto& [k, v] : squares)
+    norms[k] = std::sqrt(v);
   return norms;
 }
 
@@ -97,7 +99,8 @@ TEST_P(HfParity, LogitsLossAndGradNormsMatchTransformers) {
   EXPECT_NEAR(out.loss.item<double>(), ref_loss, 1e-4 * std::abs(ref_loss)) << "loss";
 
   if (!expected["aux_loss"].is_null()) {  // MoE with output_router_logits
-    ASSERT_TRUE(out.aux_loss.defined()) << "transformers computed a router aux loss; fusebox did not";
+    ASSERT_TRUE(out.aux_loss.defined())
+        << "transformers computed a router aux loss; fusebox did not";
     double ref_aux = expected["aux_loss"].get<double>();
     EXPECT_NEAR(out.aux_loss.item<double>(), ref_aux, 1e-4 * std::abs(ref_aux)) << "aux loss";
   }
