@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/hf_config.h"
 #include "kernels/api.h"
+#include "model/loss.h"
 #include "model/qwen3.h"
 #include "train/threads.h"
 #include "util/error.h"
@@ -49,8 +50,9 @@ int main(int argc, char** argv) {
 
     auto ids = fb::cli::read_input_ids(input_path, config.vocab_size).to(dev);
     torch::NoGradGuard no_grad;
-    auto out = model->forward(ids, ids);
-    double loss = out.loss.item<double>();
+    // Without labels: score writes the logits, which a fused loss kernel would not materialise.
+    auto out = model->forward(ids);
+    double loss = fb::model::causal_lm_loss(out.logits, ids).item<double>();
     std::cout << "loss " << loss << "\nperplexity " << std::exp(loss) << "\n";
     if (!output_path.empty()) {
       fb::cli::write_score_json(output_path, loss, out.logits);
