@@ -21,13 +21,13 @@ std::string modes_text(const kernels::KernelSpec& spec) {
 void print_kernel_table(std::ostream& out, const kernels::DeviceInfo& device) {
   auto specs = kernels::KernelRegistry::global().all();
   out << "device: " << device.describe() << "\n";
-  out << std::left << std::setw(34) << "id" << std::setw(10) << "layer" << std::setw(20) << "device"
+  out << std::left << std::setw(34) << "id" << std::setw(12) << "layer" << std::setw(20) << "device"
       << std::setw(20) << "modes" << std::setw(10) << "default"
       << "available here\n";
   for (const auto* spec : specs) {
     std::string why;
     bool available = spec->is_available(device, &why);
-    out << std::left << std::setw(34) << spec->id << std::setw(10) << spec->layer << std::setw(20)
+    out << std::left << std::setw(34) << spec->id << std::setw(12) << spec->layer << std::setw(20)
         << spec->device_requirement() << std::setw(20) << modes_text(*spec) << std::setw(10)
         << (spec->default_enabled ? "yes" : "no") << (available ? "yes" : "no (" + why + ")")
         << "\n";

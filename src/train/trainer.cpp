@@ -14,6 +14,7 @@
 #include "train/threads.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/memory.h"
 #include "util/strings.h"
 #include "util/timer.h"
 
@@ -190,8 +191,10 @@ TrainResult run_training(const config::TrainConfig& cfg) {
   }
   result.seconds = clock.seconds();
   result.tokens_per_second = static_cast<double>(tokens_seen) / std::max(result.seconds, 1e-9);
+  result.peak_rss_bytes = peak_rss_bytes();
   log::info("trained ", total_steps, " steps in ", format_duration(result.seconds), " (",
-            static_cast<int64_t>(result.tokens_per_second), " tokens/s)");
+            static_cast<int64_t>(result.tokens_per_second), " tokens/s, peak RSS ",
+            format_bytes(static_cast<double>(result.peak_rss_bytes)), ")");
   if (eval_set) {
     result.final_eval = evaluate(model, *eval_set, cfg.micro_batch_size * 4, device);
     log::info("final: ", format_eval(*result.final_eval));

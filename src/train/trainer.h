@@ -28,6 +28,7 @@ struct TrainResult {
   std::optional<EvalResult> final_eval;
   double seconds = 0;
   double tokens_per_second = 0;
+  int64_t peak_rss_bytes = 0;  // process high-water mark at the end of training
   std::string checkpoint_dir;  // where the final checkpoint went; "" when output_dir is ""
 };
 
