@@ -6,16 +6,19 @@
 //   y[i]        = round_T(round_T(x[i] * c[i])        - round_T(x[i + half] * s[i]))
 //   y[i + half] = round_T(round_T(x[i + half] * c[i]) + round_T(x[i] * s[i]))
 // i.e. q * cos + rotate_half(q) * sin with its two products and its sum each rounded to T,
-// which reproduces the reference bit for bit in bf16/fp16 (no-ops in fp32). The backward is
-// the same pass with s negated: the inverse rotation of the incoming gradient, rounded the
-// way autograd rounds the reference's two gradient terms and their sum.
+// which reproduces the reference bit for bit in bf16/fp16 (tested; the roundings are no-ops
+// in fp32). The backward is the same pass with s negated: the inverse rotation of the
+// incoming gradient, rounded the way autograd rounds the reference's two gradient terms and
+// their sum.
 // cos/sin come from a process-wide table per dtype (cpu_rope_table.h) built with the
 // reference's own ops and cast, so the values are the reference's.
-// Dtypes: fp32, bf16, fp16 (q and k of one dtype). Layout: q [B, Hq, S, D] and k [B, Hk, S, D]
-// with any strides (the model passes transposed views of [B, S, H, D]); rows are read in
-// place, in the source's memory order. Outputs are contiguous [B, H, S, D], the layout the
-// attention matmul wants without a copy. position_ids: int64 [B, S] or [1, S], values in [0, 2^24)
-// (exact in fp32). Saved for backward: position_ids, the table and q/k's strides -- no activations.
+// Dtypes: fp32, bf16, fp16 (q and k of one dtype).
+// Layout: q [B, Hq, S, D] and k [B, Hk, S, D] with any strides (the model passes transposed
+// views of [B, S, H, D] memory); rows are read in place, in the source's memory order.
+// Outputs are contiguous [B, H, S, D], the layout the attention matmul takes without a copy;
+// input gradients come back in the inputs' own layout. position_ids: int64 [B, S] or [1, S],
+// values in [0, 2^24) (exact in fp32).
+// Saved for backward: position_ids, the table and q/k's strides -- no activations.
 // Anything else (odd head_dim, other devices, mixed dtypes) runs the reference.
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -257,5 +260,5 @@ FUSEBOX_REGISTER_KERNEL(fusebox::model::RoPELayer, fusebox::ops::cpu_fused_rope_
                             .backward(true)
                             .default_enabled(true)
                             .priority(10)
-                            .description("RoPE of q and k in one pass from a cached fp32 "
-                                         "cos/sin table; backward = inverse rotation"));
+                            .description("RoPE of q and k in one pass from a cached cos/sin "
+                                         "table; backward = inverse rotation"));

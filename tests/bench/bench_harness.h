@@ -12,6 +12,11 @@ namespace fusebox::bench {
 struct MeasureOptions {
   int warmup = 2;
   int runs = 10;
+  // Overwrite a buffer twice the size of the last-level cache before every run, so that each
+  // run reads its inputs from memory as the floor assumes (in a training step the other
+  // layers' activations evict them too). Off: inputs that fit the cache stay there between
+  // runs and a pass can beat the DRAM floor.
+  bool flush_cache = true;
 };
 
 struct PassResult {
@@ -39,7 +44,8 @@ CaseResult measure_case(const BenchCase& c, const MeasureOptions& options);
 
 struct Bandwidth {
   double buffer_mb = 0;
-  // dst.copy_(src) into a warm buffer, read + write counted: the floor's bandwidth.
+  // dst.copy_(src) into a warm buffer, read + write counted, fastest of the runs: the floor's
+  // bandwidth.
   double copy_gbs = 0;
   // src.clone(): the same copy into a fresh allocation, page faults included, as every
   // kernel's freshly allocated outputs pay them (glibc mmaps blocks above 32 MB).

@@ -82,7 +82,11 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   auto* runs = app.add_option("--runs", options.runs, "timed runs per pass (median reported)");
   auto* warmup = app.add_option("--warmup", options.warmup, "untimed runs before timing");
+  bool warm_cache = false;
+  app.add_flag("--warm-cache", warm_cache,
+               "do not flush the cache before each run (inputs that fit stay cached)");
   CLI11_PARSE(app, argc, argv);
+  options.flush_cache = !warm_cache;
   if (quick) {
     if (runs->count() == 0) options.runs = 3;
     if (warmup->count() == 0) options.warmup = 1;
@@ -105,7 +109,7 @@ int run(int argc, char** argv) {
     }
   }
   machine.loadavg_end = read_loadavg();
-  print_table(std::cout, machine, bw, results);
+  print_table(std::cout, machine, bw, options, results);
   if (!json_path.empty()) write_json(json_path, machine, bw, options, results);
   if (check && !all_measured(results)) return 1;
   return 0;

@@ -93,12 +93,14 @@ PassSummary summarize(const CaseResult& r, bool backward, const Bandwidth& bw) {
 }
 
 void print_table(std::ostream& out, const MachineInfo& m, const Bandwidth& bw,
-                 const std::vector<CaseResult>& results) {
+                 const MeasureOptions& options, const std::vector<CaseResult>& results) {
   out << "machine: " << m.cpu_model << ", " << m.cores << " cores, " << m.threads
       << " threads, libtorch " << m.torch_version << ", malloc " << m.malloc_mode << ", "
       << m.date_utc << "\n"
       << "load average at start: " << m.loadavg_start << " (other processes compete when > 0)\n"
-      << format("copy bandwidth (%.0f MB, read+write): ", bw.buffer_mb)
+      << options.warmup << " warm-up + " << options.runs << " timed runs per pass, cache "
+      << (options.flush_cache ? "flushed" : "not flushed") << " before each\n"
+      << format("copy bandwidth (%.0f MB, read+write, fastest run): ", bw.buffer_mb)
       << format("%.1f GB/s into a warm buffer, ", bw.copy_gbs)
       << format("%.1f GB/s into a fresh allocation\n\n", bw.fresh_copy_gbs);
   char line[400];
@@ -151,7 +153,8 @@ void write_json(const std::string& path, const MachineInfo& m, const Bandwidth& 
   doc["bandwidth"] = {{"buffer_mb", bw.buffer_mb},
                       {"copy_gbs", bw.copy_gbs},
                       {"fresh_copy_gbs", bw.fresh_copy_gbs}};
-  doc["options"] = {{"warmup", options.warmup}, {"runs", options.runs}};
+  doc["options"] = {
+      {"warmup", options.warmup}, {"runs", options.runs}, {"flush_cache", options.flush_cache}};
   doc["cases"] = nlohmann::json::array();
   for (const auto& r : results) {
     nlohmann::json c = {{"name", r.spec.name},

@@ -35,7 +35,7 @@ struct PassSummary {
 PassSummary summarize(const CaseResult& r, bool backward, const Bandwidth& bw);
 
 void print_table(std::ostream& out, const MachineInfo& machine, const Bandwidth& bw,
-                 const std::vector<CaseResult>& results);
+                 const MeasureOptions& options, const std::vector<CaseResult>& results);
 
 void write_json(const std::string& path, const MachineInfo& machine, const Bandwidth& bw,
                 const MeasureOptions& options, const std::vector<CaseResult>& results);

@@ -32,8 +32,7 @@ struct Case {
   Positions positions;
 };
 
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
+std::string describe(const Case& c) {
   const char* layout = c.layout == Layout::kContiguous   ? "contig"
                        : c.layout == Layout::kTransposed ? "transposed"
                                                          : "innerstrided";
@@ -43,6 +42,15 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return std::string(c10::toString(c.dtype)) + "_d" + std::to_string(c.head_dim) + "_s" +
          std::to_string(c.seq) + "_h" + std::to_string(c.q_heads) + "kv" +
          std::to_string(c.kv_heads) + "_" + layout + "_" + pos;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return describe(info.param);
+}
+
+// gtest prints parameters in test names (and ctest shows them); without this, raw bytes.
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << describe(c);
 }
 
 constexpr int64_t kBatch = 2;
@@ -151,23 +159,38 @@ std::vector<Case> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(RoPE, RoPEParity, ::testing::ValuesIn(all_cases()), case_name);
 
-// In bf16 the kernel rounds the two products and the sum as the reference does, so it is
-// bit-exact up to cos/sin table entries that differ from the reference's by an fp32 ulp
-// (vectorised vs scalar cos) exactly at a bf16 rounding boundary.
-TEST(RoPEExactness, Bf16IsNearlyBitExact) {
+// In bf16 and fp16 the kernel rounds the two products and the sum as the reference does, with
+// the reference's own cos/sin values, so forward and backward are bit-exact: a product of two
+// half-precision values is exact in fp32, and the fp32 sum of two such products is either
+// exact or so lopsided that both sides round it to the larger term.
+class RoPEExactness : public ::testing::TestWithParam<torch::ScalarType> {};
+
+TEST_P(RoPEExactness, HalfPrecisionIsBitExact) {
+  const auto dtype = GetParam();
   torch::manual_seed(3);
   model::RotaryEmbedding rope(128, 1000000.0);
-  auto q = torch::randn({2, 16, 64, 128}).to(torch::kBFloat16);
-  auto k = torch::randn({2, 8, 64, 128}).to(torch::kBFloat16);
+  auto q = torch::randn({2, 64, 16, 128}).to(dtype).transpose(1, 2);
+  auto k = torch::randn({2, 64, 8, 128}).to(dtype).transpose(1, 2);
+  auto dq_rot = torch::randn({2, 16, 64, 128}).to(dtype);
+  auto dk_rot = torch::randn({2, 8, 64, 128}).to(dtype);
   auto pos = 37 + torch::arange(64, torch::kInt64).unsqueeze(0).repeat({2, 1});
-  auto [q_ref, k_ref] = rope->reference_forward(q, k, pos);
+  auto run = [&] {
+    auto ql = q.detach().requires_grad_(true), kl = k.detach().requires_grad_(true);
+    auto [q_rot, k_rot] = rope(ql, kl, pos);
+    torch::autograd::backward({q_rot, k_rot}, {dq_rot, dk_rot});
+    return std::vector<torch::Tensor>{q_rot.detach(), k_rot.detach(), ql.grad(), kl.grad()};
+  };
+  auto ref = run();
   kernels::apply_kernel("cpu_fused_rope", *rope);
-  auto [q_rot, k_rot] = rope(q, k, pos);
-  double q_mismatch = q_rot.ne(q_ref).to(torch::kFloat64).mean().item<double>();
-  double k_mismatch = k_rot.ne(k_ref).to(torch::kFloat64).mean().item<double>();
-  EXPECT_LT(q_mismatch, 0.001) << "fraction of q elements differing from the reference";
-  EXPECT_LT(k_mismatch, 0.001) << "fraction of k elements differing from the reference";
+  auto out = run();
+  const char* names[] = {"q_rot", "k_rot", "dq", "dk"};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(out[i].ne(ref[i]).sum().item<int64_t>(), 0) << names[i] << " elements differ";
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(RoPE, RoPEExactness, ::testing::Values(torch::kBFloat16, torch::kHalf),
+                         [](const auto& info) { return std::string(c10::toString(info.param)); });
 
 // The kernel's cached table holds the reference's own fp32 angles: the same cos/sin values
 // that RotaryEmbeddingImpl::cos_sin computes for any batch of positions.

@@ -26,13 +26,21 @@ struct Case {
   Layout layout;
 };
 
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
+std::string describe(const Case& c) {
   std::string layout = c.layout == Layout::kContiguous   ? "contig"
                        : c.layout == Layout::kTransposed ? "transposed"
                                                          : "3d";
   return std::string(c10::toString(c.dtype)) + "_" + std::to_string(c.rows) + "x" +
          std::to_string(c.hidden) + "x" + std::to_string(c.intermediate) + "_" + layout;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return describe(info.param);
+}
+
+// gtest prints parameters in test names (and ctest shows them); without this, raw bytes.
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << describe(c);
 }
 
 torch::Tensor make_input(const Case& c) {
