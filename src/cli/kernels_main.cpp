@@ -1,8 +1,8 @@
 // kernels list [--json] [--device cpu|cuda]: what the kernel registry holds.
 // kernels bench [args...]: runs the benchmark harness (fusebox_bench, built beside this
 // program) with the same arguments, e.g. `kernels bench --quick --json out.json`.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -24,7 +24,8 @@ int exec_bench(int argc, char** argv) {
     return 2;
   }
   std::vector<char*> args = {const_cast<char*>(bench.c_str())};
-  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  for (int i = 2; i < argc; ++i)
+    args.push_back(argv[i]);
   args.push_back(nullptr);
   execv(bench.c_str(), args.data());
   std::cerr << "error: cannot run " << bench.string() << "\n";
