@@ -77,6 +77,8 @@ TrainResult run_training(const config::TrainConfig& cfg) {
             "(mixed precision with fp32 master weights is planned); set bf16: false"));
   }
   int threads = configure_threads(cfg.threads);
+  if (keep_freed_memory_for_reuse())
+    log::debug("malloc: freed blocks are kept for reuse (FUSEBOX_MALLOC_KEEP=0 turns this off)");
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
   kernels::KernelizeOptions kopts;
   kopts.mode = kernels::KernelMode::kTraining;

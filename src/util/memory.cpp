@@ -1,7 +1,14 @@
 #include "util/memory.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <string>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace fusebox {
 namespace {
@@ -25,6 +32,21 @@ int64_t peak_rss_bytes() {
 }
 int64_t current_rss_bytes() {
   return status_kib("VmRSS") * 1024;
+}
+
+bool keep_freed_memory_for_reuse() {
+#if defined(__GLIBC__)
+  const char* opt = std::getenv("FUSEBOX_MALLOC_KEEP");
+  if (opt != nullptr && std::strcmp(opt, "0") == 0) return false;
+  // No mmap'd blocks at all: M_MMAP_THRESHOLD cannot be raised above 32 MB, so the only way to
+  // keep large blocks on the heap is to turn mmap allocation off.
+  bool ok = mallopt(M_MMAP_MAX, 0) == 1;
+  // Never shrink the heap top on free; the next step would fault it all in again.
+  ok = mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1 && ok;
+  return ok;
+#else
+  return false;
+#endif
 }
 
 }  // namespace fusebox
