@@ -47,13 +47,22 @@ Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c)
 }
 
 torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& hidden,
-                                          const torch::Tensor& position_ids) {
+                                          const torch::Tensor& position_ids, LayerKVCache* cache,
+                                          int64_t cache_length) {
   auto b = hidden.size(0), s = hidden.size(1);
   // q_norm/k_norm see [B, S, heads, head_dim]: normalised per head before the transpose.
   auto q = q_norm(q_proj(hidden).view({b, s, num_heads_, head_dim_})).transpose(1, 2);
   auto k = k_norm(k_proj(hidden).view({b, s, num_kv_heads_, head_dim_})).transpose(1, 2);
   auto v = v_proj(hidden).view({b, s, num_kv_heads_, head_dim_}).transpose(1, 2);
   auto [q_rot, k_rot] = rotary(q, k, position_ids);
+  if (cache) {
+    // The mask of eager_causal_attention puts the S queries at the last S key positions,
+    // which is where they are once appended.
+    cache->keys.narrow(2, cache_length, s).copy_(k_rot);
+    cache->values.narrow(2, cache_length, s).copy_(v);
+    k_rot = cache->keys.narrow(2, 0, cache_length + s);
+    v = cache->values.narrow(2, 0, cache_length + s);
+  }
   auto out = eager_causal_attention(q_rot, k_rot, v, scaling_);
   return o_proj(out.transpose(1, 2).contiguous().view({b, s, num_heads_ * head_dim_}));
 }

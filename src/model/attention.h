@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "model/kv_cache.h"
 #include "model/qwen3_config.h"
 #include "model/rmsnorm.h"
 #include "model/rope.h"
@@ -23,8 +24,11 @@ class Qwen3AttentionImpl : public torch::nn::Module {
  public:
   explicit Qwen3AttentionImpl(const Qwen3Config& config);
 
-  // hidden: [B, S, hidden]; position_ids: int64 [B, S].
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& position_ids);
+  // hidden: [B, S, hidden]; position_ids: int64 [B, S]. With a cache, the S new keys and
+  // values are stored at positions [cache_length, cache_length + S) of `cache` and the
+  // queries attend to every cached position (causally among the new ones).
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& position_ids,
+                        LayerKVCache* cache = nullptr, int64_t cache_length = 0);
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};

@@ -15,8 +15,9 @@ Qwen3DecoderLayerImpl::Qwen3DecoderLayerImpl(const Qwen3Config& c, int64_t layer
 
 torch::Tensor Qwen3DecoderLayerImpl::forward(const torch::Tensor& hidden,
                                              const torch::Tensor& position_ids,
-                                             std::vector<torch::Tensor>* router_logits) {
-  auto h = hidden + self_attn(input_layernorm(hidden), position_ids);
+                                             std::vector<torch::Tensor>* router_logits,
+                                             LayerKVCache* cache, int64_t cache_length) {
+  auto h = hidden + self_attn(input_layernorm(hidden), position_ids, cache, cache_length);
   auto x = post_attention_layernorm(h);
   if (!sparse_mlp) return h + mlp(x);
   auto [out, logits] = sparse_mlp(x);

@@ -23,8 +23,10 @@ class Qwen3DecoderLayerImpl : public torch::nn::Module {
 
   // hidden: [B, S, hidden]; position_ids: int64 [B, S]. A sparse layer appends its router
   // logits [B * S, num_experts] to *router_logits when that is not null.
+  // With a cache, attention reads and extends it (see Qwen3AttentionImpl::forward).
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& position_ids,
-                        std::vector<torch::Tensor>* router_logits = nullptr);
+                        std::vector<torch::Tensor>* router_logits = nullptr,
+                        LayerKVCache* cache = nullptr, int64_t cache_length = 0);
 
   bool is_sparse() const { return static_cast<bool>(sparse_mlp); }
 

@@ -1,5 +1,6 @@
 #include "model/qwen3.h"
 
+#include "model/activation_checkpoint.h"
 #include "model/loss.h"
 #include "model/moe_aux_loss.h"
 
@@ -18,8 +19,27 @@ torch::Tensor Qwen3ModelImpl::forward(const torch::Tensor& input_ids,
   auto b = input_ids.size(0), s = input_ids.size(1);
   auto position_ids = torch::arange(s, input_ids.options().dtype(torch::kInt64)).expand({b, s});
   auto h = embed_tokens(input_ids);
+  bool checkpoint = activation_checkpointing_ && torch::GradMode::is_enabled();
+  for (const auto& layer : *layers) {
+    auto* decoder = layer->as<Qwen3DecoderLayer>();
+    h = checkpoint ? checkpointed_layer_forward(*decoder, h, position_ids, router_logits)
+                   : decoder->forward(h, position_ids, router_logits);
+  }
+  return norm(h);
+}
+
+torch::Tensor Qwen3ModelImpl::forward(const torch::Tensor& input_ids, KVCache& cache) {
+  auto b = input_ids.size(0), s = input_ids.size(1);
+  cache.check_room(s);
+  int64_t start = cache.length();
+  auto position_ids =
+      torch::arange(start, start + s, input_ids.options().dtype(torch::kInt64)).expand({b, s});
+  auto h = embed_tokens(input_ids);
+  int64_t index = 0;
   for (const auto& layer : *layers)
-    h = layer->as<Qwen3DecoderLayer>()->forward(h, position_ids, router_logits);
+    h = layer->as<Qwen3DecoderLayer>()->forward(h, position_ids, nullptr, &cache.layer(index++),
+                                                start);
+  cache.advance(s);
   return norm(h);
 }
 
@@ -33,6 +53,13 @@ Qwen3ForCausalLMImpl::Qwen3ForCausalLMImpl(const Qwen3Config& c) : config_(c) {
   }
   loss_head = register_module("loss_head", LMHeadLoss());
   init_weights();
+}
+
+torch::Tensor Qwen3ForCausalLMImpl::next_token_logits(const torch::Tensor& input_ids,
+                                                      KVCache& cache) {
+  auto hidden = model->forward(input_ids, cache);
+  auto last = hidden.select(1, hidden.size(1) - 1);
+  return torch::linear(last, lm_head_weight()).to(torch::kFloat32);
 }
 
 const torch::Tensor& Qwen3ForCausalLMImpl::lm_head_weight() const {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/decoder_layer.h"
+#include "model/kv_cache.h"
 #include "model/lm_head_loss.h"
 #include "model/qwen3_config.h"
 #include "model/rmsnorm.h"
@@ -24,10 +25,21 @@ class Qwen3ModelImpl : public torch::nn::Module {
   // null, each sparse layer appends its router logits [B * S, num_experts] in layer order.
   torch::Tensor forward(const torch::Tensor& input_ids,
                         std::vector<torch::Tensor>* router_logits = nullptr);
+  // Incremental decoding: input_ids [B, S] take positions cache.length() onwards; every
+  // layer's keys/values are appended to `cache`, which then advances by S.
+  torch::Tensor forward(const torch::Tensor& input_ids, KVCache& cache);
+
+  // transformers' gradient_checkpointing: with autograd recording, each decoder layer keeps
+  // only its input and recomputes its forward during the backward (activation_checkpoint.h).
+  void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
+  bool activation_checkpointing() const { return activation_checkpointing_; }
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
+
+ private:
+  bool activation_checkpointing_ = false;
 };
 TORCH_MODULE(Qwen3Model);
 
@@ -58,6 +70,10 @@ class Qwen3ForCausalLMImpl : public torch::nn::Module {
   // (attention is causal and padding sits at the right, so no real token sees a pad).
   CausalLMOutput forward(const torch::Tensor& input_ids, const torch::Tensor& labels = {},
                          double loss_normalizer = 0, const torch::Tensor& attention_mask = {});
+
+  // Logits of the last position only, fp32 [B, vocab], for incremental decoding with `cache`
+  // (see Qwen3ModelImpl::forward with a cache). No loss, no router logits.
+  torch::Tensor next_token_logits(const torch::Tensor& input_ids, KVCache& cache);
 
   // The output projection's weight: lm_head's own, or embed_tokens' when tied.
   const torch::Tensor& lm_head_weight() const;
