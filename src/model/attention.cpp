@@ -44,6 +44,7 @@ Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c)
   q_norm = register_module("q_norm", RMSNorm(head_dim_, c.rms_norm_eps));
   k_norm = register_module("k_norm", RMSNorm(head_dim_, c.rms_norm_eps));
   rotary = register_module("rotary_emb", RotaryEmbedding(head_dim_, c.rope_theta));
+  core = register_module("attention", AttentionCore());
 }
 
 torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& hidden,
@@ -63,7 +64,7 @@ torch::Tensor Qwen3AttentionImpl::forward(const torch::Tensor& hidden,
     k_rot = cache->keys.narrow(2, 0, cache_length + s);
     v = cache->values.narrow(2, 0, cache_length + s);
   }
-  auto out = eager_causal_attention(q_rot, k_rot, v, scaling_);
+  auto out = core(q_rot, k_rot, v, scaling_);
   return o_proj(out.transpose(1, 2).contiguous().view({b, s, num_heads_ * head_dim_}));
 }
 

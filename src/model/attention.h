@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "model/attention_core.h"
 #include "model/kv_cache.h"
 #include "model/qwen3_config.h"
 #include "model/rmsnorm.h"
@@ -33,6 +34,8 @@ class Qwen3AttentionImpl : public torch::nn::Module {
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
   RotaryEmbedding rotary{nullptr};
+  // The kernelizable softmax(q k^T) v part; no parameters, so no checkpoint key.
+  AttentionCore core{nullptr};
 
  private:
   int64_t num_heads_;
