@@ -65,6 +65,22 @@ __device__ __forceinline__ RowPtrs<T> locate(const RopeOperand& o, int64_t b, in
       static_cast<T*>(o.dst) + b * o.dst_stride_b + h * o.dst_stride_h + s * o.dst_stride_s};
 }
 
+// Writes the rotation of one vector pair (x1 from the first half of a row, x2 from the
+// second) with the table entries c, s of its position.
+template <typename T, int V>
+__device__ __forceinline__ void rotate_store(T* dst1, T* dst2, const Pack<T, V>& x1,
+                                             const Pack<T, V>& x2, const float* c, const float* s) {
+  Pack<T, V> y1, y2;
+#pragma unroll
+  for (int e = 0; e < V; ++e) {
+    const float a = to_float(x1.v[e]), b = to_float(x2.v[e]);
+    y1.v[e] = from_float<T>(round_to<T>(__fmul_rn(a, c[e])) - round_to<T>(__fmul_rn(b, s[e])));
+    y2.v[e] = from_float<T>(round_to<T>(__fmul_rn(b, c[e])) + round_to<T>(__fmul_rn(a, s[e])));
+  }
+  store_pack<T, V>(dst1, y1);
+  store_pack<T, V>(dst2, y2);
+}
+
 template <typename T, int V>
 __global__ void __launch_bounds__(kMaxThreads) rope_kernel(const RopeParams p) {
   // [P][half] cos, then [P][half] sin, then the P (batch, position) pairs.
@@ -74,6 +90,32 @@ __global__ void __launch_bounds__(kMaxThreads) rope_kernel(const RopeParams p) {
   float* sin_t = table + per_block * half;
   int64_t* where = reinterpret_cast<int64_t*>(sin_t + per_block * half);  // b, s pairs
   const int64_t first = int64_t{blockIdx.x} * per_block;
+  const int vecs = half / V;
+  const int q_heads = static_cast<int>(p.q.heads);
+  const int items = (q_heads + static_cast<int>(p.k.heads)) * vecs;  // per position
+
+  // Item w: position pl of the block, head (q's, then k's), vector j of the first half.
+  auto locate_item = [&](int w, int64_t b, int64_t si, int* pl, int* j) {
+    *pl = w / items;
+    const int rem = w - *pl * items, head = rem / vecs;
+    *j = rem - head * vecs;
+    return head < q_heads ? locate<T>(p.q, b, head, si) : locate<T>(p.k, b, head - q_heads, si);
+  };
+
+  // The first item's loads are issued before the table is built, so that their latency
+  // overlaps the position load and cosf/sinf. With the usual shapes (P x items <= threads)
+  // it is the only item a thread has.
+  const int w0 = threadIdx.x;
+  const bool has_first = w0 < per_block * items && first + w0 / items < p.batch_positions;
+  Pack<T, V> f1, f2;
+  RowPtrs<T> frow{};
+  int fpl = 0, fj = 0;
+  if (has_first) {
+    const int64_t lin = first + w0 / items, b = lin / p.seq;
+    frow = locate_item(w0, b, lin - b * p.seq, &fpl, &fj);
+    f1 = load_pack<T, V>(frow.src + fj * V);
+    f2 = load_pack<T, V>(frow.src + half + fj * V);
+  }
 
   for (int j = threadIdx.x; j < per_block * half; j += blockDim.x) {
     const int pl = j / half, i = j - pl * half;
@@ -95,29 +137,19 @@ __global__ void __launch_bounds__(kMaxThreads) rope_kernel(const RopeParams p) {
   }
   __syncthreads();
 
-  const int vecs = half / V;
-  const int q_heads = static_cast<int>(p.q.heads);
-  const int items = (q_heads + static_cast<int>(p.k.heads)) * vecs;  // per position
-  for (int w = threadIdx.x; w < per_block * items; w += blockDim.x) {
-    const int pl = w / items, rem = w - pl * items;
-    if (first + pl >= p.batch_positions) break;  // pl only grows with w
-    const int head = rem / vecs, j = rem - head * vecs;
-    const int64_t b = where[2 * pl], si = where[2 * pl + 1];
-    const RowPtrs<T> row =
-        head < q_heads ? locate<T>(p.q, b, head, si) : locate<T>(p.k, b, head - q_heads, si);
+  if (has_first) {
+    const int t = fpl * half + fj * V;
+    rotate_store<T, V>(frow.dst + fj * V, frow.dst + half + fj * V, f1, f2, cos_t + t, sin_t + t);
+  }
+  for (int w = w0 + blockDim.x; w < per_block * items; w += blockDim.x) {
+    const int wpl = w / items;
+    if (first + wpl >= p.batch_positions) break;  // the position only grows with w
+    int pl, j;
+    const RowPtrs<T> row = locate_item(w, where[2 * wpl], where[2 * wpl + 1], &pl, &j);
     const Pack<T, V> x1 = load_pack<T, V>(row.src + j * V);
     const Pack<T, V> x2 = load_pack<T, V>(row.src + half + j * V);
-    const float* c = cos_t + pl * half + j * V;
-    const float* s = sin_t + pl * half + j * V;
-    Pack<T, V> y1, y2;
-#pragma unroll
-    for (int e = 0; e < V; ++e) {
-      const float a = to_float(x1.v[e]), bv = to_float(x2.v[e]);
-      y1.v[e] = from_float<T>(round_to<T>(__fmul_rn(a, c[e])) - round_to<T>(__fmul_rn(bv, s[e])));
-      y2.v[e] = from_float<T>(round_to<T>(__fmul_rn(bv, c[e])) + round_to<T>(__fmul_rn(a, s[e])));
-    }
-    store_pack<T, V>(row.dst + j * V, y1);
-    store_pack<T, V>(row.dst + half + j * V, y2);
+    const int t = pl * half + j * V;
+    rotate_store<T, V>(row.dst + j * V, row.dst + half + j * V, x1, x2, cos_t + t, sin_t + t);
   }
 }
 
