@@ -107,10 +107,13 @@ if [ "${RC[build]}" -ne 0 ]; then
   exit 1
 fi
 
-step cuda_tests "$OUT/ctest-cuda.log" ctest --test-dir "$BUILD" -L cuda --output-on-failure \
-  --parallel 8 --output-junit "$OUT/ctest-cuda.xml"
-step cpu_tests "$OUT/ctest-cpu.log" ctest --test-dir "$BUILD" -LE "bench|cuda" \
-  --output-on-failure --parallel "$JOBS" --output-junit "$OUT/ctest-cpu.xml"
+# Each test process would start one OpenMP thread per core: with several processes at once
+# that oversubscribes the cores many times over, so each gets a few threads.
+PAR=$(( JOBS / 2 > 1 ? JOBS / 2 : 1 ))
+step cuda_tests "$OUT/ctest-cuda.log" env OMP_NUM_THREADS=2 ctest --test-dir "$BUILD" -L cuda \
+  --output-on-failure --parallel 6 --output-junit "$OUT/ctest-cuda.xml"
+step cpu_tests "$OUT/ctest-cpu.log" env OMP_NUM_THREADS=2 ctest --test-dir "$BUILD" \
+  -LE "bench|cuda" --output-on-failure --parallel "$PAR" --output-junit "$OUT/ctest-cpu.xml"
 step bench "$OUT/bench.log" "$BUILD/bin/fusebox_bench" --device cuda --dtypes "$DTYPES" \
   --json "$OUT/bench-cuda.json"
 
