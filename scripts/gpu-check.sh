@@ -36,7 +36,7 @@ summary() {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null |
     sed 's/^/gpu: /' || true
   for name in "${STEPS[@]}"; do printf '  %-12s exit %s\n' "$name" "${RC[$name]}"; done
-  python3 - "$OUT" <<'PY'
+  python3 - "$OUT" <<'PY' || echo "  (the summary table could not be made; see $OUT)"
 import json, os, sys
 import xml.etree.ElementTree as ET
 
@@ -90,7 +90,10 @@ for c in doc["cases"]:
 PY
 }
 
-PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+if ! PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null); then
+  echo "gpu-check: python3 cannot import torch; run this where torch with CUDA is installed" >&2
+  exit 1
+fi
 step configure "$OUT/configure.log" cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$PREFIX" -DFUSEBOX_CUDA=ON
 if [ "${RC[configure]}" -ne 0 ]; then
