@@ -19,6 +19,7 @@ config::TrainConfig short_run(const std::string& include_kernels) {
       {"max_steps=40", "warmup_steps=5", "logging_steps=20", "eval_steps=0",
        "eval_dataset=", "synthetic.train_size=2000", "micro_batch_size=32",
        "kernel_config.include_kernels=" + include_kernels, "log_level=warn",
+       "overwrite_output_dir=true",  // the previous ctest run's output is there
        "output_dir=" +
            (std::filesystem::temp_directory_path() / ("fusebox_e2e_" + include_kernels)).string()});
 }
