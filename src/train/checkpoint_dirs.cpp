@@ -52,11 +52,13 @@ std::vector<CheckpointDir> list_checkpoints(const std::string& output_dir) {
   std::vector<CheckpointDir> found;
   std::error_code ec;
   if (!fs::is_directory(output_dir, ec)) return found;
-  for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
-    int64_t step = step_of(entry.path().filename().string());
-    if (step < 0 || !entry.is_directory(ec)) continue;
-    bool complete = fs::is_regular_file(entry.path() / kTrainerStateName, ec);
-    found.push_back({step, entry.path().string(), complete});
+  fs::directory_iterator it(output_dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    int64_t step = step_of(it->path().filename().string());
+    std::error_code probe;  // a failed probe only means "not a checkpoint directory"
+    if (step < 0 || !it->is_directory(probe)) continue;
+    bool complete = fs::is_regular_file(it->path() / kTrainerStateName, probe);
+    found.push_back({step, it->path().string(), complete});
   }
   if (ec) throw DataError(str("cannot list '", output_dir, "': ", ec.message()));
   std::sort(found.begin(), found.end(),

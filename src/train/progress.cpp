@@ -47,15 +47,15 @@ std::string format_progress_bar(int64_t step, int64_t total, double loss, double
   std::snprintf(tail, sizeof tail, " %3.0f%% | loss %.4f | lr %.2e | %s tok/s | eta %s",
                 100.0 * fraction, loss, lr, human_rate(tokens_per_second).c_str(),
                 eta_seconds < 0 ? "?" : format_duration(eta_seconds).c_str());
-  // The bar takes what the text leaves, between 10 and 40 columns.
-  int room = width - static_cast<int>(std::string(head).size() + std::string(tail).size()) - 2;
+  // The bar takes what the text leaves, between 10 and 40 columns. The last column stays
+  // empty: writing it makes some terminals wrap.
+  int room = width - 1 - static_cast<int>(std::string(head).size() + std::string(tail).size()) - 2;
   int cells = std::clamp(room, 10, 40);
   int filled = static_cast<int>(fraction * cells);
   std::string bar(static_cast<size_t>(cells), ' ');
   std::fill(bar.begin(), bar.begin() + filled, '=');
   if (filled < cells && step > 0) bar[static_cast<size_t>(filled)] = '>';
   std::string line = std::string(head) + "[" + bar + "]" + tail;
-  // One column short of the width: writing the last column makes some terminals wrap.
   if (static_cast<int>(line.size()) >= width)
     line.resize(static_cast<size_t>(std::max(width - 1, 0)));
   return line;

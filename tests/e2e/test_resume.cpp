@@ -29,19 +29,13 @@ using json = nlohmann::json;
 // and mid logging window (logging every 2 steps).
 config::TrainConfig run_config(const std::string& output_dir, const std::string& kernels,
                                std::vector<std::string> extra = {}) {
-  std::vector<std::string> overrides = {"max_steps=12",
-                                        "warmup_steps=2",
-                                        "logging_steps=2",
-                                        "eval_steps=4",
-                                        "save_steps=5",
-                                        "synthetic.train_size=100",
-                                        "synthetic.eval_size=16",
-                                        "micro_batch_size=16",
-                                        "gradient_accumulation_steps=2",
-                                        "kernel_config.include_kernels=" + kernels,
-                                        "log_level=warn",
-                                        "progress_bar=false",
-                                        "output_dir=" + output_dir};
+  std::vector<std::string> overrides = {
+      "max_steps=12", "warmup_steps=2", "logging_steps=2", "eval_steps=4", "save_steps=5",
+      "synthetic.train_size=100", "synthetic.eval_size=16", "micro_batch_size=16",
+      "gradient_accumulation_steps=2", "kernel_config.include_kernels=" + kernels, "log_level=warn",
+      "progress_bar=false", "output_dir=" + output_dir,
+      // Not the demo config's: keep every checkpoint, never delete an earlier run's.
+      "save_total_limit=0", "overwrite_output_dir=false"};
   overrides.insert(overrides.end(), extra.begin(), extra.end());
   return config::load_train_config(std::string(FUSEBOX_SOURCE_DIR) + "/configs/qwen3.yaml",
                                    overrides);
