@@ -45,7 +45,13 @@ const KeySet kTopLevelKeys{
      "eval_steps",
      "bf16",
      "threads",
-     "log_level"},
+     "log_level",
+     "save_steps",
+     "save_total_limit",
+     "resume_from_checkpoint",
+     "overwrite_output_dir",
+     "run_name",
+     "progress_bar"},
     // Nested keys written at the top level, and names from other trainers' configs.
     {{"name", "kernel_config.name"},
      {"include_kernels", "kernel_config.include_kernels"},
@@ -57,7 +63,9 @@ const KeySet kTopLevelKeys{
      {"model_name_or_path", "model"},
      {"dataset", "train_dataset"},
      {"per_device_train_batch_size", "micro_batch_size"},
-     {"lr", "learning_rate"}}};
+     {"lr", "learning_rate"},
+     {"resume", "resume_from_checkpoint"},
+     {"disable_tqdm", "progress_bar"}}};
 
 const KeySet kKernelConfigKeys{{"name", "include_kernels", "device", "strict"}, {}};
 const KeySet kSyntheticKeys{{"max_digits", "train_size", "eval_size"}, {}};
@@ -202,6 +210,26 @@ void read_optimization(const MappingReader& m, TrainConfig* cfg) {
   }
 }
 
+// save_steps, save_total_limit, resume_from_checkpoint, overwrite_output_dir.
+void read_checkpointing(const MappingReader& m, TrainConfig* cfg) {
+  if (Field f = m.field("save_steps")) cfg->save_steps = int_at_least(f, 0);
+  if (Field f = m.field("save_total_limit")) {
+    // null is transformers' spelling of "keep every checkpoint".
+    cfg->save_total_limit = f.is_null() ? 0 : int_at_least(f, 0);
+  }
+  if (Field f = m.field("resume_from_checkpoint")) {
+    // transformers also takes `true` for "the newest checkpoint in output_dir".
+    bool flag = false;
+    std::string v = f.is_null() ? "" : trim(f.as_string());
+    if (f.node().IsScalar() && parse_bool(v, &flag)) {
+      cfg->resume_from_checkpoint = flag ? "latest" : "";
+    } else {
+      cfg->resume_from_checkpoint = v;
+    }
+  }
+  if (Field f = m.field("overwrite_output_dir")) cfg->overwrite_output_dir = f.as_bool();
+}
+
 TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source) {
   TrainConfig cfg;
   MappingReader m(root, "", root.Mark(), kTopLevelKeys, source);
@@ -232,6 +260,9 @@ TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source
     }
   }
   read_choice(m, "log_level", {"trace", "debug", "info", "warn", "error", "off"}, &cfg.log_level);
+  read_checkpointing(m, &cfg);
+  read_string(m, "run_name", &cfg.run_name);
+  read_choice(m, "progress_bar", {"auto", "true", "false"}, &cfg.progress_bar);
   return cfg;
 }
 

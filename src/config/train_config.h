@@ -59,6 +59,17 @@ struct TrainConfig {
   bool bf16 = false;
   int64_t threads = 0;  // 0 = "auto" (all cores)
   std::string log_level = "info";
+
+  // Checkpoints (output_dir/checkpoint-<step>/) and resuming.
+  int64_t save_steps = 0;        // 0 = only the final checkpoint
+  int64_t save_total_limit = 0;  // keep the newest N checkpoint-* dirs; 0 = keep all
+  // "" = start fresh; "latest" = the newest checkpoint in output_dir; else a checkpoint dir.
+  std::string resume_from_checkpoint;
+  // A fresh run refuses an output_dir that holds an earlier run's checkpoints or
+  // metrics.jsonl unless this is true (then they are deleted first).
+  bool overwrite_output_dir = false;
+  std::string run_name;               // title of loss_curve.svg; "" = output_dir's name
+  std::string progress_bar = "auto";  // auto (when stderr is a terminal) | true | false
 };
 
 // Reads and validates a YAML file, then applies dotted command-line overrides

@@ -72,6 +72,13 @@ std::string to_yaml(const TrainConfig& cfg) {
     out << cfg.threads;
   }
   put_string(out, "log_level", cfg.log_level);
+  out << YAML::Key << "save_steps" << YAML::Value << cfg.save_steps;
+  out << YAML::Key << "save_total_limit" << YAML::Value << cfg.save_total_limit;
+  put_string(out, "resume_from_checkpoint", cfg.resume_from_checkpoint);
+  out << YAML::Key << "overwrite_output_dir" << YAML::Value << cfg.overwrite_output_dir;
+  put_string(out, "run_name", cfg.run_name);
+  // Unquoted: read back through the same choice check as the file's own value.
+  out << YAML::Key << "progress_bar" << YAML::Value << cfg.progress_bar;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

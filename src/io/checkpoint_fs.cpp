@@ -100,6 +100,32 @@ void fsync_directory(const std::string& path) {
   if (rc != 0) throw DataError(os_error("fsync directory", path));
 }
 
+void replace_file_with(const std::string& source, const std::string& target) {
+  std::string temporary = str(target, ".tmp-", ::getpid());
+  std::error_code ec;
+  fs::remove(temporary, ec);
+  if (::link(source.c_str(), temporary.c_str()) != 0) {
+    // EXDEV (another filesystem), EPERM (links not allowed) and the like: copy instead.
+    fs::copy_file(source, temporary, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      fs::remove(temporary);
+      throw DataError(str("cannot copy '", source, "' to '", temporary, "': ", ec.message()));
+    }
+    int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+    bool synced = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!synced) {
+      fs::remove(temporary, ec);
+      throw DataError(os_error("fsync", temporary));
+    }
+  }
+  if (std::rename(temporary.c_str(), target.c_str()) != 0) {
+    std::string reason = std::strerror(errno);
+    fs::remove(temporary, ec);
+    throw DataError(str("cannot rename '", temporary, "' to '", target, "': ", reason));
+  }
+}
+
 std::string normalize_target_directory(const std::string& target) {
   fs::path t = fs::path(target).lexically_normal();
   if (!t.empty() && t.filename().empty()) t = t.parent_path();  // "out/ckpt/" -> "out/ckpt"

@@ -20,7 +20,7 @@ config::TrainConfig short_run(const std::string& include_kernels) {
        "eval_dataset=", "synthetic.train_size=2000", "micro_batch_size=32",
        // Pinned to the CPU: on a GPU machine `auto` would train on CUDA with CUDA kernels.
        "kernel_config.include_kernels=" + include_kernels, "kernel_config.device=cpu",
-       "log_level=warn",
+       "log_level=warn", "overwrite_output_dir=true",  // the previous ctest run's output is there
        "output_dir=" +
            (std::filesystem::temp_directory_path() / ("fusebox_e2e_" + include_kernels)).string()});
 }

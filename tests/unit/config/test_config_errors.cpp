@@ -131,7 +131,13 @@ INSTANTIATE_TEST_SUITE_P(
                    "synthetic.eval_size: expected an integer >= 1, got -1"},
         OutOfRange{"threads: 0", "threads: expected 'auto' or an integer >= 1, got '0'"},
         OutOfRange{"threads: many", "threads: expected 'auto' or an integer >= 1, got 'many'"},
-        OutOfRange{"output_dir: ''", "output_dir: expected a directory path"}));
+        OutOfRange{"output_dir: ''", "output_dir: expected a directory path"},
+        OutOfRange{"save_steps: -1", "save_steps: expected an integer >= 0, got -1"},
+        OutOfRange{"save_total_limit: -2", "save_total_limit: expected an integer >= 0, got -2"},
+        OutOfRange{"save_steps: often", "save_steps: expected an integer, got 'often'"},
+        OutOfRange{"overwrite_output_dir: 2", "overwrite_output_dir: expected true or false"},
+        OutOfRange{"progress_bar: sometimes",
+                   "progress_bar: expected one of auto, true, false; got 'sometimes'"}));
 
 TEST(ConfigErrors, EnumValuesListTheChoicesAndSuggest) {
   std::string sched = error_of(kMinimal + "lr_scheduler_type: cosin\n");

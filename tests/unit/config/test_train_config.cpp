@@ -50,6 +50,12 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.bf16, b.bf16);
   EXPECT_EQ(a.threads, b.threads);
   EXPECT_EQ(a.log_level, b.log_level);
+  EXPECT_EQ(a.save_steps, b.save_steps);
+  EXPECT_EQ(a.save_total_limit, b.save_total_limit);
+  EXPECT_EQ(a.resume_from_checkpoint, b.resume_from_checkpoint);
+  EXPECT_EQ(a.overwrite_output_dir, b.overwrite_output_dir);
+  EXPECT_EQ(a.run_name, b.run_name);
+  EXPECT_EQ(a.progress_bar, b.progress_bar);
 }
 
 const std::string kFull = R"(# every key, none at its default
@@ -85,6 +91,12 @@ eval_steps: 50
 bf16: true
 threads: 2
 log_level: debug
+save_steps: 100
+save_total_limit: 3
+resume_from_checkpoint: runs/full/checkpoint-100
+overwrite_output_dir: true
+run_name: full run
+progress_bar: false
 )";
 
 TEST(TrainConfig, OmittedKeysGetTheStructDefaults) {
@@ -128,6 +140,24 @@ TEST(TrainConfig, ReadsEveryKey) {
   EXPECT_TRUE(cfg.bf16);
   EXPECT_EQ(cfg.threads, 2);
   EXPECT_EQ(cfg.log_level, "debug");
+  EXPECT_EQ(cfg.save_steps, 100);
+  EXPECT_EQ(cfg.save_total_limit, 3);
+  EXPECT_EQ(cfg.resume_from_checkpoint, "runs/full/checkpoint-100");
+  EXPECT_TRUE(cfg.overwrite_output_dir);
+  EXPECT_EQ(cfg.run_name, "full run");
+  EXPECT_EQ(cfg.progress_bar, "false");
+}
+
+TEST(TrainConfig, ResumeFromCheckpointSpellings) {
+  // transformers' `true` means the newest checkpoint in output_dir; false/null mean none.
+  EXPECT_EQ(parse(kMinimal + "resume_from_checkpoint: true\n").resume_from_checkpoint, "latest");
+  EXPECT_EQ(parse(kMinimal + "resume_from_checkpoint: latest\n").resume_from_checkpoint, "latest");
+  EXPECT_EQ(parse(kMinimal + "resume_from_checkpoint: false\n").resume_from_checkpoint, "");
+  EXPECT_EQ(parse(kMinimal + "resume_from_checkpoint:\n").resume_from_checkpoint, "");
+  EXPECT_EQ(parse(kMinimal, {"resume_from_checkpoint=out/checkpoint-20"}).resume_from_checkpoint,
+            "out/checkpoint-20");
+  EXPECT_EQ(parse(kMinimal + "save_total_limit: null\n").save_total_limit, 0);
+  EXPECT_EQ(parse(kMinimal + "progress_bar: true\n").progress_bar, "true");
 }
 
 TEST(TrainConfig, LenientWhereTheValueIsUnambiguous) {

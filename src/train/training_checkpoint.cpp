@@ -1,0 +1,45 @@
+#include "train/training_checkpoint.h"
+
+#include <filesystem>
+
+#include "io/checkpoint.h"
+#include "io/checkpoint_fs.h"
+#include "train/checkpoint_dirs.h"
+#include "train/optimizer_state.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/strings.h"
+
+namespace fusebox::train {
+namespace fs = std::filesystem;
+
+void save_training_checkpoint(const std::string& dir, const TrainingSnapshot& snap) {
+  io::CheckpointSaveOptions options;
+  options.write_extra_files = [&](const std::string& staging) {
+    auto in = [&](const char* name) { return (fs::path(staging) / name).string(); };
+    save_adamw_state(*snap.optimizer, (*snap.model)->named_parameters(/*recurse=*/true),
+                     in(kOptimizerStateName));
+    save_rng_state(snap.device, in(kRngStateName));
+    io::write_file_durably(in(kTrainingConfigName), config::to_yaml(*snap.config));
+    io::write_file_durably(in(kTrainerStateName), trainer_state_to_json(*snap.state));
+  };
+  io::save_hf_checkpoint(*snap.model, dir, options);
+}
+
+TrainerState load_training_checkpoint(const std::string& dir, model::Qwen3ForCausalLM& model,
+                                      torch::optim::AdamW& optimizer, const torch::Device& device) {
+  auto in = [&](const char* name) { return (fs::path(dir) / name).string(); };
+  TrainerState state = read_trainer_state(in(kTrainerStateName));
+  if (!fs::exists(in(kOptimizerStateName))) {
+    throw DataError(str("checkpoint '", dir, "' has no ", kOptimizerStateName,
+                        " (AdamW moments and step counts), so training cannot continue exactly "
+                        "from it. To start a new run from its weights, use model=",
+                        dir));
+  }
+  io::load_hf_weights(model, dir);
+  load_adamw_state(optimizer, model->named_parameters(/*recurse=*/true), in(kOptimizerStateName));
+  load_rng_state(device, in(kRngStateName));
+  return state;
+}
+
+}  // namespace fusebox::train
