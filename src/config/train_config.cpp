@@ -44,6 +44,8 @@ const KeySet kTopLevelKeys{
      "logging_steps",
      "eval_steps",
      "bf16",
+     "enable_activation_checkpointing",
+     "attn_implementation",
      "threads",
      "log_level",
      "save_steps",
@@ -65,7 +67,9 @@ const KeySet kTopLevelKeys{
      {"per_device_train_batch_size", "micro_batch_size"},
      {"lr", "learning_rate"},
      {"resume", "resume_from_checkpoint"},
-     {"disable_tqdm", "progress_bar"}}};
+     {"disable_tqdm", "progress_bar"},
+     {"flash_attn", "attn_implementation"},  // LLaMA-Factory's name
+     {"gradient_checkpointing", "enable_activation_checkpointing"}}};
 
 const KeySet kKernelConfigKeys{{"name", "include_kernels", "device", "strict"}, {}};
 const KeySet kSyntheticKeys{{"max_digits", "train_size", "eval_size"}, {}};
@@ -248,6 +252,19 @@ TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source
   if (Field f = m.field("logging_steps")) cfg.logging_steps = int_at_least(f, 1);
   if (Field f = m.field("eval_steps")) cfg.eval_steps = int_at_least(f, 0);
   if (Field f = m.field("bf16")) cfg.bf16 = f.as_bool();
+  if (Field f = m.field("enable_activation_checkpointing"))
+    cfg.enable_activation_checkpointing = f.as_bool();
+  if (Field f = m.field("attn_implementation")) {
+    // LLaMA-Factory's flash_attn values too: disabled = eager; fa2 needs a kernel we lack.
+    std::string v = f.is_null() ? "" : trim(f.as_string());
+    if (v == "disabled") v = "eager";
+    if (v == "fa2")
+      f.fail("flash-attention 2 is not part of fusebox; use sdpa (libtorch's flash backend on "
+             "GPU) or auto, and the fused attention kernels through kernel_config");
+    if (v != "eager" && v != "sdpa" && v != "auto")
+      f.fail(str("expected one of eager, sdpa, auto (or disabled); got '", v, "'"));
+    cfg.attn_implementation = v;
+  }
   if (Field f = m.field("threads")) {
     int64_t n = 0;
     bool is_scalar = f.node().IsScalar();

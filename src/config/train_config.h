@@ -56,7 +56,12 @@ struct TrainConfig {
   int64_t seed = 42;
   int64_t logging_steps = 10;
   int64_t eval_steps = 0;  // 0 = evaluate only at the end
+  // bf16 compute with fp32 master weights and optimizer state (train/master_weights.h).
   bool bf16 = false;
+  // Recompute each decoder layer's activations in the backward instead of keeping them.
+  bool enable_activation_checkpointing = false;
+  // The attention core without a kernel: eager | sdpa | auto (sdpa where libtorch has it).
+  std::string attn_implementation = "auto";
   int64_t threads = 0;  // 0 = "auto" (all cores)
   std::string log_level = "info";
 

@@ -65,6 +65,9 @@ std::string to_yaml(const TrainConfig& cfg) {
   out << YAML::Key << "logging_steps" << YAML::Value << cfg.logging_steps;
   out << YAML::Key << "eval_steps" << YAML::Value << cfg.eval_steps;
   out << YAML::Key << "bf16" << YAML::Value << cfg.bf16;
+  out << YAML::Key << "enable_activation_checkpointing" << YAML::Value
+      << cfg.enable_activation_checkpointing;
+  put_string(out, "attn_implementation", cfg.attn_implementation);
   out << YAML::Key << "threads" << YAML::Value;
   if (cfg.threads == 0) {
     out << "auto";

@@ -31,11 +31,12 @@ model::Qwen3Config load_model_config(const config::TrainConfig& cfg) {
 }
 
 // transformers' Trainer: no weight decay on biases and norm weights (1-D parameters).
-std::vector<torch::optim::OptimizerParamGroup> param_groups(model::Qwen3ForCausalLM& model,
+// The optimizer steps the tensors MasterWeights hands it (fp32 masters under bf16).
+std::vector<torch::optim::OptimizerParamGroup> param_groups(const MasterWeights& master,
                                                             const config::TrainConfig& cfg) {
   std::vector<torch::Tensor> decay, no_decay;
-  for (auto& p : model->parameters())
-    (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  for (const auto& item : master.optimizer_parameters())
+    (item.value().dim() >= 2 ? decay : no_decay).push_back(item.value());
   auto options = [&](double wd) {
     auto o = std::make_unique<torch::optim::AdamWOptions>(cfg.learning_rate);
     o->betas({cfg.adam_beta1, cfg.adam_beta2}).eps(cfg.adam_epsilon).weight_decay(wd);
@@ -91,7 +92,7 @@ TrainerState fresh_state(const config::TrainConfig& cfg, const RunSetup& run) {
 // the run the checkpoint came from.
 void resume(const config::TrainConfig& cfg, RunSetup& run) {
   TrainerState saved =
-      load_training_checkpoint(run.resume_dir, run.model, *run.optimizer, run.device);
+      load_training_checkpoint(run.resume_dir, run.model, *run.master, *run.optimizer, run.device);
   for (const auto& change : changed_settings(saved.settings, resume_settings(cfg)))
     log::warn("resume: ", change, "; the run will not continue exactly as the saved one would");
   if (saved.global_step > run.total_steps) {
@@ -129,11 +130,6 @@ int64_t total_steps_of(const config::TrainConfig& cfg, int64_t batches_per_epoch
 }
 
 RunSetup set_up_run(const config::TrainConfig& cfg, kernels::KernelizeReport* kernels_report) {
-  if (cfg.bf16) {
-    throw ConfigError(
-        str(cfg.source_path, ": bf16: true is not available yet in this build ",
-            "(mixed precision with fp32 master weights is planned); set bf16: false"));
-  }
   int threads = configure_threads(cfg.threads);
   if (keep_freed_memory_for_reuse())
     log::debug("malloc: freed blocks are kept for reuse (FUSEBOX_MALLOC_KEEP=0 turns this off)");
@@ -154,6 +150,16 @@ RunSetup set_up_run(const config::TrainConfig& cfg, kernels::KernelizeReport* ke
 
   run.model = build_model(cfg, !run.resume_dir.empty());
   run.model->to(run.device);
+  run.master = std::make_unique<MasterWeights>(*run.model,
+                                               cfg.bf16 ? torch::kBFloat16 : torch::kFloat32);
+  if (cfg.bf16) log::info("precision: bf16 compute, fp32 master weights and optimizer state");
+  run.model->model->set_activation_checkpointing(cfg.enable_activation_checkpointing);
+  if (cfg.enable_activation_checkpointing)
+    log::info("activation checkpointing: on (each decoder layer recomputed in the backward)");
+  auto attn = model::parse_attention_implementation(cfg.attn_implementation);
+  model::set_attention_implementation(*run.model, attn);
+  log::info("attention: ", model::attention_implementation_name(attn),
+            " where no Attention kernel is installed");
   int64_t values = 0;
   for (auto& p : run.model->parameters())
     values += p.numel();
@@ -175,7 +181,7 @@ RunSetup set_up_run(const config::TrainConfig& cfg, kernels::KernelizeReport* ke
             cfg.micro_batch_size, " sequences (", run.train_set->size(), " examples, ",
             run.batcher->batches_per_epoch(), " micro-batches per epoch)");
 
-  run.optimizer = std::make_unique<torch::optim::AdamW>(param_groups(run.model, cfg));
+  run.optimizer = std::make_unique<torch::optim::AdamW>(param_groups(*run.master, cfg));
   run.state = fresh_state(cfg, run);
   if (!run.resume_dir.empty()) resume(cfg, run);
 

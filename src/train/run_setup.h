@@ -15,6 +15,7 @@
 #include "data/dataset.h"
 #include "kernels/kernelize.h"
 #include "model/qwen3.h"
+#include "train/master_weights.h"
 #include "train/metrics_log.h"
 #include "train/train_state.h"
 
@@ -23,6 +24,8 @@ namespace fusebox::train {
 struct RunSetup {
   torch::Device device{torch::kCPU};
   model::Qwen3ForCausalLM model{nullptr};
+  // What the optimizer steps: the model's parameters, or fp32 masters under bf16.
+  std::unique_ptr<MasterWeights> master;
   std::unique_ptr<data::Dataset> train_set;
   std::unique_ptr<data::Dataset> eval_set;  // null without eval_dataset
   std::unique_ptr<data::Batcher> batcher;

@@ -56,7 +56,10 @@ struct StepOutcome {
 class Trainer {
  public:
   Trainer(const config::TrainConfig& cfg, RunSetup& run, TrainResult& result)
-      : cfg_(cfg), run_(run), state_(run.state), result_(result) {}
+      : cfg_(cfg), run_(run), state_(run.state), result_(result) {
+    for (const auto& item : run.master->optimizer_parameters())
+      optimizer_tensors_.push_back(item.value());
+  }
 
   void train() {
     initial_eval();
@@ -101,7 +104,7 @@ class Trainer {
   StepOutcome forward_backward(double lr) {
     auto& model = run_.model;
     set_lr(*run_.optimizer, lr);
-    run_.optimizer->zero_grad();
+    run_.master->zero_gradients();
     // The loss is normalised by the label tokens of the whole accumulated batch, so
     // accumulation gives the same gradient as one large batch (transformers >= 4.46).
     std::vector<data::Batch> micro;
@@ -119,11 +122,12 @@ class Trainer {
       auto result = model->forward(ids, labels,
                                    static_cast<double>(std::max<int64_t>(label_tokens, 1)), mask);
       result.loss.backward();
+      run_.master->accumulate_gradients();  // bf16 grads into the fp32 masters' (no-op in fp32)
       out.loss += result.loss.item<double>();
       out.tokens += batch.batch_size * batch.seq_len;
     }
     if (cfg_.max_grad_norm > 0)
-      out.grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), cfg_.max_grad_norm);
+      out.grad_norm = torch::nn::utils::clip_grad_norm_(optimizer_tensors_, cfg_.max_grad_norm);
     return out;
   }
 
@@ -134,6 +138,7 @@ class Trainer {
     if (!std::isfinite(o.loss))
       throw Error(str("training diverged: loss is ", o.loss, " at step ", step + 1));
     run_.optimizer->step();
+    run_.master->copy_masters_to_model();
     const int64_t done = step + 1;
     state_.global_step = done;
     state_.last_learning_rate = lr;
@@ -175,7 +180,7 @@ class Trainer {
     state_.epoch = epoch();
     state_.batcher = run_.batcher->position();
     state_.train_seconds = elapsed();
-    save_training_checkpoint(dir, {&run_.model, run_.optimizer.get(), &state_, &cfg_, run_.device});
+    save_training_checkpoint(dir, {&run_.model, run_.master.get(), run_.optimizer.get(), &state_, &cfg_, run_.device});
     log::info("saved checkpoint ", dir);
     result_.last_checkpoint = dir;
     last_saved_step_ = step;
@@ -249,6 +254,7 @@ class Trainer {
   double prior_seconds_ = 0;
   int64_t session_tokens_ = 0;
   int64_t last_saved_step_ = -1;
+  std::vector<torch::Tensor> optimizer_tensors_;  // what clipping and the optimizer see
 };
 
 }  // namespace

@@ -17,17 +17,18 @@ void save_training_checkpoint(const std::string& dir, const TrainingSnapshot& sn
   io::CheckpointSaveOptions options;
   options.write_extra_files = [&](const std::string& staging) {
     auto in = [&](const char* name) { return (fs::path(staging) / name).string(); };
-    save_adamw_state(*snap.optimizer, (*snap.model)->named_parameters(/*recurse=*/true),
+    save_adamw_state(*snap.optimizer, snap.master->optimizer_parameters(),
                      in(kOptimizerStateName));
     save_rng_state(snap.device, in(kRngStateName));
     io::write_file_durably(in(kTrainingConfigName), config::to_yaml(*snap.config));
     io::write_file_durably(in(kTrainerStateName), trainer_state_to_json(*snap.state));
   };
-  io::save_hf_checkpoint(*snap.model, dir, options);
+  snap.master->with_master_weights([&] { io::save_hf_checkpoint(*snap.model, dir, options); });
 }
 
 TrainerState load_training_checkpoint(const std::string& dir, model::Qwen3ForCausalLM& model,
-                                      torch::optim::AdamW& optimizer, const torch::Device& device) {
+                                      MasterWeights& master, torch::optim::AdamW& optimizer,
+                                      const torch::Device& device) {
   auto in = [&](const char* name) { return (fs::path(dir) / name).string(); };
   TrainerState state = read_trainer_state(in(kTrainerStateName));
   if (!fs::exists(in(kOptimizerStateName))) {
@@ -36,8 +37,10 @@ TrainerState load_training_checkpoint(const std::string& dir, model::Qwen3ForCau
                         "from it. To start a new run from its weights, use model=",
                         dir));
   }
-  io::load_hf_weights(model, dir);
-  load_adamw_state(optimizer, model->named_parameters(/*recurse=*/true), in(kOptimizerStateName));
+  // Into the fp32 masters under bf16, then rounded into the model.
+  master.with_master_weights([&] { io::load_hf_weights(model, dir); });
+  master.copy_masters_to_model();
+  load_adamw_state(optimizer, master.optimizer_parameters(), in(kOptimizerStateName));
   load_rng_state(device, in(kRngStateName));
   return state;
 }

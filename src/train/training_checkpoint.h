@@ -12,6 +12,7 @@
 
 #include "config/train_config.h"
 #include "model/qwen3.h"
+#include "train/master_weights.h"
 #include "train/train_state.h"
 
 namespace fusebox::train {
@@ -20,6 +21,8 @@ inline constexpr const char* kTrainingConfigName = "training_config.yaml";
 
 struct TrainingSnapshot {
   const model::Qwen3ForCausalLM* model;
+  // Under bf16 the checkpoint holds the fp32 masters (weights and optimizer state by name).
+  MasterWeights* master;
   const torch::optim::AdamW* optimizer;
   const TrainerState* state;
   const config::TrainConfig* config;
@@ -37,6 +40,7 @@ void save_training_checkpoint(const std::string& dir, const TrainingSnapshot& sn
 // both shapes), optimizer state must exist for every parameter. Throws DataError naming the
 // file.
 TrainerState load_training_checkpoint(const std::string& dir, model::Qwen3ForCausalLM& model,
-                                      torch::optim::AdamW& optimizer, const torch::Device& device);
+                                      MasterWeights& master, torch::optim::AdamW& optimizer,
+                                      const torch::Device& device);
 
 }  // namespace fusebox::train

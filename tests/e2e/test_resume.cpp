@@ -74,17 +74,31 @@ double max_weight_diff(const std::string& dir_a, const std::string& dir_b) {
   return diff;
 }
 
+// "kernels" or "kernels+bf16": the latter trains in bf16 with fp32 masters (whose moments and
+// weights the checkpoint must carry exactly) and activation checkpointing.
+struct ResumeCase {
+  std::string kernels;
+  std::vector<std::string> extra;
+};
+ResumeCase resume_case(const std::string& param) {
+  auto plus = param.find('+');
+  if (plus == std::string::npos) return {param, {}};
+  return {param.substr(0, plus), {"bf16=true", "enable_activation_checkpointing=true"}};
+}
+
 class ResumeExactly : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ResumeExactly, ContinuesAsTheUninterruptedRun) {
   TempDir tmp;
-  auto full = train::run_training(run_config(tmp / "full", GetParam()));
+  ResumeCase rc = resume_case(GetParam());
+  auto full = train::run_training(run_config(tmp / "full", rc.kernels, rc.extra));
   ASSERT_EQ(full.steps.size(), 12u);
   for (int step : {5, 10, 12})
     EXPECT_TRUE(fs::exists(train::checkpoint_path(tmp / "full", step) + "/trainer_state.json"));
 
-  auto resumed = train::run_training(run_config(
-      tmp / "resumed", GetParam(), {"resume_from_checkpoint=" + (tmp / "full/checkpoint-5")}));
+  auto resume_extra = rc.extra;
+  resume_extra.push_back("resume_from_checkpoint=" + (tmp / "full/checkpoint-5"));
+  auto resumed = train::run_training(run_config(tmp / "resumed", rc.kernels, resume_extra));
   EXPECT_EQ(resumed.resumed_from, tmp / "full/checkpoint-5");
   ASSERT_EQ(resumed.steps.size(), 7u);
   double max_loss_diff = 0;
@@ -110,7 +124,13 @@ TEST_P(ResumeExactly, ContinuesAsTheUninterruptedRun) {
   EXPECT_LE(max_metric_diff(a, b, "learning_rate"), 0.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, ResumeExactly, ::testing::Values("false", "auto"));
+INSTANTIATE_TEST_SUITE_P(Kernels, ResumeExactly, ::testing::Values("false", "auto", "auto+bf16"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (auto& c : name)
+                             if (c == '+') c = '_';
+                           return name;
+                         });
 
 TEST(Resume, InTheSameOutputDirReplacesTheAbandonedSteps) {
   TempDir tmp;
