@@ -4,11 +4,11 @@
 #include <filesystem>
 
 #include "data/batcher.h"
-#include "data/byte_tokenizer.h"
 #include "io/checkpoint.h"
 #include "io/hf_config.h"
 #include "kernels/kernelize.h"
 #include "model/qwen3.h"
+#include "train/data_setup.h"
 #include "train/lr_schedule.h"
 #include "train/progress.h"
 #include "train/threads.h"
@@ -53,10 +53,6 @@ void set_lr(torch::optim::Optimizer& optimizer, double lr) {
 model::Qwen3Config load_model_config(const config::TrainConfig& cfg) {
   std::string path = io::find_hf_config(config::resolve_path(cfg, cfg.model));
   model::Qwen3Config mc = io::read_hf_config(path);
-  if (mc.vocab_size < data::ByteTokenizer::kVocabSize) {
-    throw ConfigError(str(path, ": vocab_size ", mc.vocab_size, " is smaller than the byte ",
-                          "tokenizer's ", data::ByteTokenizer::kVocabSize, " ids"));
-  }
   log::info("model: ", mc.describe(), " (", path, ")");
   return mc;
 }
@@ -112,14 +108,12 @@ TrainResult run_training(const config::TrainConfig& cfg) {
       *model, kernels::IncludeKernels::parse(cfg.kernel_config.include_kernels), kopts);
   result.kernels.log();
 
-  data::SyntheticOptions sopts{cfg.synthetic.max_digits, cfg.synthetic.train_size,
-                               cfg.synthetic.eval_size, static_cast<uint64_t>(cfg.seed)};
-  auto train_set = data::make_dataset(cfg.train_dataset, data::Split::kTrain, sopts);
-  std::unique_ptr<data::Dataset> eval_set;
-  if (!cfg.eval_dataset.empty())
-    eval_set = data::make_dataset(cfg.eval_dataset, data::Split::kEval, sopts);
+  // The tokenizer is checked against the model's vocab_size there.
+  TrainingData training_data = load_training_data(cfg, model->config().vocab_size);
+  const data::Dataset* train_set = training_data.train.get();
+  const data::Dataset* eval_set = training_data.eval.get();
   data::Batcher batcher(*train_set, cfg.micro_batch_size, cfg.cutoff_len,
-                        static_cast<uint64_t>(cfg.seed), data::ByteTokenizer::kPadId);
+                        static_cast<uint64_t>(cfg.seed), training_data.tokenizer->pad_id());
 
   int64_t total_steps =
       cfg.max_steps > 0
@@ -162,7 +156,7 @@ TrainResult run_training(const config::TrainConfig& cfg) {
       auto ids = to_tensor(batch.input_ids, batch.batch_size, batch.seq_len, device);
       auto labels = to_tensor(batch.labels, batch.batch_size, batch.seq_len, device);
       // Padding is kept out of the MoE router's aux loss, as transformers' Trainer does.
-      auto mask = ids.ne(data::ByteTokenizer::kPadId);
+      auto mask = to_tensor(batch.attention_mask, batch.batch_size, batch.seq_len, device);
       auto out = model->forward(ids, labels,
                                 static_cast<double>(std::max<int64_t>(label_tokens, 1)), mask);
       out.loss.backward();
