@@ -114,9 +114,9 @@ void check_pre_tokenizer(const JsonFields& f, const json& root) {
   auto regex = pattern.find("Regex");
   if (regex == pattern.end() || !regex->is_string() ||
       regex->get<std::string>() != kQwenPretokenizerPattern) {
-    f.unsupported("pre_tokenizer.pretokenizers[0].pattern",
-                  str(pattern.dump(), " (only Qwen's regex ", json(kQwenPretokenizerPattern).dump(),
-                      " is implemented)"));
+    f.fail("pre_tokenizer.pretokenizers[0].pattern",
+           str(pattern.dump(), " is not supported; only Qwen's regex ",
+               json(kQwenPretokenizerPattern).dump(), " is implemented"));
   }
   const std::string behavior =
       f.string(split, "behavior", "pre_tokenizer.pretokenizers[0].behavior");

@@ -281,6 +281,7 @@ TEST(Batcher, ShapesPaddingAndLabels) {
     ASSERT_EQ(b.batch_size, 4);
     ASSERT_EQ(b.input_ids.size(), static_cast<std::size_t>(b.batch_size * b.seq_len));
     ASSERT_EQ(b.labels.size(), b.input_ids.size());
+    ASSERT_EQ(b.attention_mask.size(), b.input_ids.size());
     int64_t longest = 0;
     int64_t targets = 0;
     for (int64_t r = 0; r < b.batch_size; ++r) {
@@ -294,10 +295,12 @@ TEST(Batcher, ShapesPaddingAndLabels) {
         if (t < len) {
           EXPECT_EQ(id, ex.input_ids[t]);
           EXPECT_EQ(label, ex.labels[t]);
+          EXPECT_EQ(b.attention_mask[r * b.seq_len + t], 1);
           if (t >= 1 && label != kIgnoreIndex) ++targets;
         } else {
           EXPECT_EQ(id, kPad);
           EXPECT_EQ(label, kIgnoreIndex);
+          EXPECT_EQ(b.attention_mask[r * b.seq_len + t], 0);
         }
       }
     }
