@@ -28,10 +28,27 @@ std::string first_dataset(const config::TrainConfig& cfg, bool builtin) {
   return "";
 }
 
+// resolve_path leaves a path that exists nowhere as written; say where it was looked for,
+// since a path relative to the wrong directory is the usual mistake.
+std::string existing_path(const config::TrainConfig& cfg, const std::string& path,
+                          const std::string& what) {
+  const std::string resolved = config::resolve_path(cfg, path);
+  std::error_code ec;
+  if (fs::exists(resolved, ec)) return resolved;
+  const std::string from_cwd = fs::absolute(path, ec).lexically_normal().string();
+  std::string where = from_cwd + " does not exist";
+  if (!cfg.config_dir.empty() && !fs::path(path).is_absolute()) {
+    where = str("neither ", (fs::path(cfg.config_dir) / path).lexically_normal().string(),
+                " (next to the config) nor ", from_cwd, " exists");
+  }
+  throw DataError(str(cfg.source_path, ": ", what, " '", path, "' not found: ", where));
+}
+
 std::unique_ptr<data::Tokenizer> make_tokenizer(const config::TrainConfig& cfg) {
   if (cfg.tokenizer == "byte") return std::make_unique<data::ByteTokenizer>();
-  if (!cfg.tokenizer.empty())
-    return data::load_hf_tokenizer(config::resolve_path(cfg, cfg.tokenizer));
+  if (!cfg.tokenizer.empty()) {
+    return data::load_hf_tokenizer(existing_path(cfg, cfg.tokenizer, "tokenizer"));
+  }
   const std::string file_dataset = first_dataset(cfg, false);
   if (file_dataset.empty()) return std::make_unique<data::ByteTokenizer>();
   const std::string model_path = config::resolve_path(cfg, cfg.model);
@@ -59,9 +76,9 @@ TrainingData load_training_data(const config::TrainConfig& cfg, int64_t model_vo
   }
   if (out.tokenizer->vocab_size() > model_vocab_size) {
     throw ConfigError(str(cfg.source_path, ": the tokenizer has ", out.tokenizer->vocab_size(),
-                          " ids (", out.tokenizer->describe(), ") but the model '", cfg.model,
-                          "' has vocab_size ", model_vocab_size,
-                          "; the model's vocab_size must be at least the tokenizer's"));
+                          " ids but the model '", cfg.model, "' has vocab_size ", model_vocab_size,
+                          "; the model's vocab_size must be at least the tokenizer's (tokenizer: ",
+                          out.tokenizer->describe(), ")"));
   }
   log::info("tokenizer: ", out.tokenizer->describe());
 
@@ -74,7 +91,8 @@ TrainingData load_training_data(const config::TrainConfig& cfg, int64_t model_vo
   text.vocab_limit = model_vocab_size;
   auto make = [&](const std::string& spec, data::Split split) -> std::unique_ptr<data::Dataset> {
     if (data::is_builtin_dataset(spec)) return data::make_dataset(spec, split, synthetic);
-    return data::load_text_dataset(config::resolve_path(cfg, spec), spec, *out.tokenizer, text);
+    const std::string what = str(data::split_name(split), " dataset");
+    return data::load_text_dataset(existing_path(cfg, spec, what), spec, *out.tokenizer, text);
   };
   out.train = make(cfg.train_dataset, data::Split::kTrain);
   if (has_eval(cfg)) out.eval = make(cfg.eval_dataset, data::Split::kEval);
