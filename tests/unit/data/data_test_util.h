@@ -31,6 +31,14 @@ std::string data_error_of(Fn&& fn) {
   return "<no DataError thrown>";
 }
 
+// Expects `fn` to throw DataError whose message contains `needle`.
+template <typename Fn>
+void expect_data_error(Fn&& fn, const std::string& needle) {
+  const std::string message = data_error_of(fn);
+  EXPECT_NE(message.find(needle), std::string::npos)
+      << "message: " << message << "\nexpected to contain: " << needle;
+}
+
 inline ::testing::AssertionResult Contains(const std::string& message,
                                            const std::string& fragment) {
   if (message.find(fragment) != std::string::npos) return ::testing::AssertionSuccess();
