@@ -26,6 +26,9 @@ const KeySet kTopLevelKeys{
      "train_dataset",
      "eval_dataset",
      "synthetic",
+     "tokenizer",
+     "text_field",
+     "packing",
      "output_dir",
      "micro_batch_size",
      "gradient_accumulation_steps",
@@ -65,6 +68,8 @@ const KeySet kTopLevelKeys{
      {"model_name_or_path", "model"},
      {"dataset", "train_dataset"},
      {"per_device_train_batch_size", "micro_batch_size"},
+     {"tokenizer_name_or_path", "tokenizer"},
+     {"dataset_text_field", "text_field"},
      {"lr", "learning_rate"},
      {"resume", "resume_from_checkpoint"},
      {"disable_tqdm", "progress_bar"},
@@ -243,6 +248,13 @@ TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source
       required_string(m, "train_dataset", "a dataset such as builtin:addition", source);
   read_string(m, "eval_dataset", &cfg.eval_dataset);
   read_synthetic(m.field("synthetic"), source, &cfg.synthetic);
+  read_string(m, "tokenizer", &cfg.tokenizer);
+  if (Field f = m.field("text_field")) {
+    cfg.text_field = trim(f.as_string());
+    if (cfg.text_field.empty())
+      f.fail("expected the JSONL key that holds the text, got an empty value");
+  }
+  if (Field f = m.field("packing")) cfg.packing = f.as_bool();
   if (Field f = m.field("output_dir")) {
     cfg.output_dir = trim(f.as_string());
     if (cfg.output_dir.empty()) f.fail("expected a directory path, got an empty value");

@@ -35,9 +35,15 @@ struct TrainConfig {
 
   std::string model;  // required: a config.json path (random init) or a model directory
   KernelConfig kernel_config;
-  std::string train_dataset;  // required: "builtin:addition"
+  std::string train_dataset;  // required: "builtin:addition", a *.txt or a *.jsonl file
   std::string eval_dataset;   // optional; "" = no evaluation
   SyntheticConfig synthetic;
+  // A tokenizer.json, a directory holding one, or "byte". "" = byte-level for builtin
+  // datasets, else the model directory's tokenizer.json.
+  std::string tokenizer;
+  std::string text_field = "text";  // JSONL key holding a document's text
+  // true: documents joined with eos and cut into cutoff_len rows; false: one row each.
+  bool packing = false;
   std::string output_dir = "outputs/run";
 
   int64_t micro_batch_size = 8;

@@ -46,6 +46,9 @@ std::string to_yaml(const TrainConfig& cfg) {
   out << YAML::Key << "train_size" << YAML::Value << cfg.synthetic.train_size;
   out << YAML::Key << "eval_size" << YAML::Value << cfg.synthetic.eval_size;
   out << YAML::EndMap;
+  put_string(out, "tokenizer", cfg.tokenizer);
+  put_string(out, "text_field", cfg.text_field);
+  out << YAML::Key << "packing" << YAML::Value << cfg.packing;
   put_string(out, "output_dir", cfg.output_dir);
   out << YAML::Key << "micro_batch_size" << YAML::Value << cfg.micro_batch_size;
   out << YAML::Key << "gradient_accumulation_steps" << YAML::Value

@@ -193,6 +193,11 @@ void publish_hf_model(const std::string& from, const std::string& to) {
   for (const auto& name : weights)
     replace_file_with((fs::path(from) / name).string(), (fs::path(to) / name).string());
   replace_file_with((fs::path(from) / kConfigName).string(), (fs::path(to) / kConfigName).string());
+  // The tokenizer travels with the model, so `generate --model output_dir` decodes with it.
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
+    if (fs::exists(fs::path(from) / name, ec))
+      replace_file_with((fs::path(from) / name).string(), (fs::path(to) / name).string());
+  }
   for (const auto& entry : fs::directory_iterator(to)) {
     std::string name = entry.path().filename().string();
     if (is_weights_file(name) && std::find(weights.begin(), weights.end(), name) == weights.end()) {

@@ -12,6 +12,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/memory.h"
+#include "train/data_setup.h"
 #include "util/strings.h"
 
 namespace fusebox::train {
@@ -22,10 +23,6 @@ namespace fs = std::filesystem;
 model::Qwen3Config load_model_config(const config::TrainConfig& cfg) {
   std::string path = io::find_hf_config(config::resolve_path(cfg, cfg.model));
   model::Qwen3Config mc = io::read_hf_config(path);
-  if (mc.vocab_size < data::ByteTokenizer::kVocabSize) {
-    throw ConfigError(str(path, ": vocab_size ", mc.vocab_size, " is smaller than the byte ",
-                          "tokenizer's ", data::ByteTokenizer::kVocabSize, " ids"));
-  }
   log::info("model: ", mc.describe(), " (", path, ")");
   return mc;
 }
@@ -168,14 +165,14 @@ RunSetup set_up_run(const config::TrainConfig& cfg, kernels::KernelizeReport* ke
       *run.model, kernels::IncludeKernels::parse(cfg.kernel_config.include_kernels), kopts);
   kernels_report->log();
 
-  data::SyntheticOptions sopts{cfg.synthetic.max_digits, cfg.synthetic.train_size,
-                               cfg.synthetic.eval_size, static_cast<uint64_t>(cfg.seed)};
-  run.train_set = data::make_dataset(cfg.train_dataset, data::Split::kTrain, sopts);
-  if (!cfg.eval_dataset.empty())
-    run.eval_set = data::make_dataset(cfg.eval_dataset, data::Split::kEval, sopts);
+  // The tokenizer is checked against the model's vocab_size there.
+  TrainingData training_data = load_training_data(cfg, run.model->config().vocab_size);
+  run.tokenizer = std::move(training_data.tokenizer);
+  run.train_set = std::move(training_data.train);
+  run.eval_set = std::move(training_data.eval);
   run.batcher =
       std::make_unique<data::Batcher>(*run.train_set, cfg.micro_batch_size, cfg.cutoff_len,
-                                      static_cast<uint64_t>(cfg.seed), data::ByteTokenizer::kPadId);
+                                      static_cast<uint64_t>(cfg.seed), run.tokenizer->pad_id());
   run.total_steps = total_steps_of(cfg, run.batcher->batches_per_epoch());
   log::info("training: ", run.total_steps, " steps x ", cfg.gradient_accumulation_steps, " x ",
             cfg.micro_batch_size, " sequences (", run.train_set->size(), " examples, ",

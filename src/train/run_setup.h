@@ -13,6 +13,7 @@
 #include "config/train_config.h"
 #include "data/batcher.h"
 #include "data/dataset.h"
+#include "data/tokenizer.h"
 #include "kernels/kernelize.h"
 #include "model/qwen3.h"
 #include "train/master_weights.h"
@@ -26,6 +27,7 @@ struct RunSetup {
   model::Qwen3ForCausalLM model{nullptr};
   // What the optimizer steps: the model's parameters, or fp32 masters under bf16.
   std::unique_ptr<MasterWeights> master;
+  std::unique_ptr<data::Tokenizer> tokenizer;
   std::unique_ptr<data::Dataset> train_set;
   std::unique_ptr<data::Dataset> eval_set;  // null without eval_dataset
   std::unique_ptr<data::Batcher> batcher;

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "data/batcher.h"
-#include "data/byte_tokenizer.h"
+#include "data/hf_tokenizer.h"
 #include "io/checkpoint.h"
 #include "kernels/kernelize.h"
 #include "model/qwen3.h"
@@ -118,7 +118,7 @@ class Trainer {
       auto ids = to_tensor(batch.input_ids, batch.batch_size, batch.seq_len, run_.device);
       auto labels = to_tensor(batch.labels, batch.batch_size, batch.seq_len, run_.device);
       // Padding is kept out of the MoE router's aux loss, as transformers' Trainer does.
-      auto mask = ids.ne(data::ByteTokenizer::kPadId);
+      auto mask = to_tensor(batch.attention_mask, batch.batch_size, batch.seq_len, run_.device);
       auto result = model->forward(ids, labels,
                                    static_cast<double>(std::max<int64_t>(label_tokens, 1)), mask);
       result.loss.backward();
@@ -180,7 +180,7 @@ class Trainer {
     state_.epoch = epoch();
     state_.batcher = run_.batcher->position();
     state_.train_seconds = elapsed();
-    save_training_checkpoint(dir, {&run_.model, run_.master.get(), run_.optimizer.get(), &state_, &cfg_, run_.device});
+    save_training_checkpoint(dir, {&run_.model, run_.master.get(), tokenizer_json(), run_.optimizer.get(), &state_, &cfg_, run_.device});
     log::info("saved checkpoint ", dir);
     result_.last_checkpoint = dir;
     last_saved_step_ = step;
@@ -188,6 +188,11 @@ class Trainer {
     for (const auto& removed :
          prune_checkpoints(cfg_.output_dir, cfg_.save_total_limit, {run_.resume_dir, dir}))
       log::info("removed ", removed, " (save_total_limit: ", cfg_.save_total_limit, ")");
+  }
+
+  std::string tokenizer_json() const {
+    auto* hf = dynamic_cast<const data::HFTokenizer*>(run_.tokenizer.get());
+    return hf ? hf->path() : std::string();
   }
 
   void write_loss_curve() const {

@@ -20,6 +20,16 @@ void save_training_checkpoint(const std::string& dir, const TrainingSnapshot& sn
     save_adamw_state(*snap.optimizer, snap.master->optimizer_parameters(),
                      in(kOptimizerStateName));
     save_rng_state(snap.device, in(kRngStateName));
+    if (!snap.tokenizer_json.empty()) {
+      fs::path source(snap.tokenizer_json);
+      for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
+        fs::path file = source.parent_path() / name;
+        if (name == std::string("tokenizer.json")) file = source;
+        std::error_code ec;
+        if (fs::exists(file, ec)) fs::copy_file(file, in(name), ec);
+        if (ec) throw DataError(str("cannot copy ", file.string(), " into the checkpoint: ", ec.message()));
+      }
+    }
     io::write_file_durably(in(kTrainingConfigName), config::to_yaml(*snap.config));
     io::write_file_durably(in(kTrainerStateName), trainer_state_to_json(*snap.state));
   };

@@ -23,6 +23,9 @@ struct TrainingSnapshot {
   const model::Qwen3ForCausalLM* model;
   // Under bf16 the checkpoint holds the fp32 masters (weights and optimizer state by name).
   MasterWeights* master;
+  // The run's tokenizer.json ("" for the byte-level tokenizer): copied into the checkpoint
+  // with the tokenizer_config.json beside it, so the saved model directory is usable alone.
+  std::string tokenizer_json;
   const torch::optim::AdamW* optimizer;
   const TrainerState* state;
   const config::TrainConfig* config;

@@ -64,6 +64,19 @@ TEST(ConfigErrors, WrongScalarTypes) {
                        "kernel_config.strict: expected true or false, got '1'"));
 }
 
+TEST(ConfigErrors, DataKeys) {
+  EXPECT_TRUE(Contains(error_of(kMinimal + "packing: sometimes\n"),
+                       "train.yaml:3: packing: expected true or false, got 'sometimes'"));
+  EXPECT_TRUE(Contains(error_of(kMinimal + "text_field: ''\n"),
+                       "train.yaml:3: text_field: expected the JSONL key that holds the text"));
+  EXPECT_TRUE(
+      Contains(error_of(kMinimal + "dataset_text_field: content\n"), "did you mean 'text_field'?"));
+  EXPECT_TRUE(Contains(error_of(kMinimal + "tokenizer_name_or_path: tok.json\n"),
+                       "did you mean 'tokenizer'?"));
+  EXPECT_TRUE(Contains(error_of(kMinimal + "tokeniser: tok.json\n"),
+                       "unknown key 'tokeniser'; did you mean 'tokenizer'?"));
+}
+
 TEST(ConfigErrors, NullForANumberIsAnErrorAtTheKeysLine) {
   // yaml-cpp places a null value at the next token (the seed line); the key's line is right.
   std::string msg = error_of(kMinimal + "max_steps:\nseed: 1\n");

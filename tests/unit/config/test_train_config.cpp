@@ -30,6 +30,9 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.synthetic.max_digits, b.synthetic.max_digits);
   EXPECT_EQ(a.synthetic.train_size, b.synthetic.train_size);
   EXPECT_EQ(a.synthetic.eval_size, b.synthetic.eval_size);
+  EXPECT_EQ(a.tokenizer, b.tokenizer);
+  EXPECT_EQ(a.text_field, b.text_field);
+  EXPECT_EQ(a.packing, b.packing);
   EXPECT_EQ(a.output_dir, b.output_dir);
   EXPECT_EQ(a.micro_batch_size, b.micro_batch_size);
   EXPECT_EQ(a.gradient_accumulation_steps, b.gradient_accumulation_steps);
@@ -71,6 +74,9 @@ synthetic:
   max_digits: 4
   train_size: 1000
   eval_size: 64
+tokenizer: models/qwen3/tokenizer.json
+text_field: content
+packing: true
 output_dir: runs/full
 micro_batch_size: 16
 gradient_accumulation_steps: 4
@@ -107,6 +113,9 @@ TEST(TrainConfig, OmittedKeysGetTheStructDefaults) {
   expect_same(cfg, expected);
   EXPECT_EQ(cfg.kernel_config.include_kernels, "false");
   EXPECT_EQ(cfg.threads, 0);
+  EXPECT_EQ(cfg.tokenizer, "");
+  EXPECT_EQ(cfg.text_field, "text");
+  EXPECT_FALSE(cfg.packing);
 }
 
 TEST(TrainConfig, ReadsEveryKey) {
@@ -120,6 +129,9 @@ TEST(TrainConfig, ReadsEveryKey) {
   EXPECT_EQ(cfg.synthetic.max_digits, 4);
   EXPECT_EQ(cfg.synthetic.train_size, 1000);
   EXPECT_EQ(cfg.synthetic.eval_size, 64);
+  EXPECT_EQ(cfg.tokenizer, "models/qwen3/tokenizer.json");
+  EXPECT_EQ(cfg.text_field, "content");
+  EXPECT_TRUE(cfg.packing);
   EXPECT_EQ(cfg.output_dir, "runs/full");
   EXPECT_EQ(cfg.micro_batch_size, 16);
   EXPECT_EQ(cfg.gradient_accumulation_steps, 4);
