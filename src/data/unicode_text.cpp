@@ -2,9 +2,11 @@
 
 #include <cstdint>
 
+#if FUSEBOX_HAVE_ICU
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
+#endif
 
 #include "util/error.h"
 #include "util/strings.h"
@@ -30,6 +32,15 @@ struct AsciiClasses {
   }
 };
 constexpr AsciiClasses kAscii;
+
+#if !FUSEBOX_HAVE_ICU
+// A build without ICU's headers (e.g. a GPU machine with no package registry) handles ASCII
+// text exactly and refuses the rest: guessing Unicode classes would give silently wrong ids.
+[[noreturn]] void throw_no_icu(const char* what) {
+  throw DataError(str(what, " of non-ASCII text needs ICU, and this fusebox build has none ",
+                      "(install libicu-dev and reconfigure); ASCII text works without it"));
+}
+#endif
 
 // Expected sequence length for a lead byte, 0 for bytes that cannot start a sequence
 // (continuation bytes 80..BF, C0/C1 which only start overlong forms, F5..FF beyond U+10FFFF).
@@ -124,6 +135,9 @@ std::string to_nfc(std::string_view text) {
     }
   }
   if (ascii) return std::string(text);
+#if !FUSEBOX_HAVE_ICU
+  throw_no_icu("NFC normalisation");
+#else
   if (text.size() > static_cast<std::size_t>(INT32_MAX)) {
     throw DataError(str("a text of ", text.size(), " bytes is too long to normalise (ICU takes ",
                         "at most 2 GiB at once); split it into smaller documents"));
@@ -140,21 +154,34 @@ std::string to_nfc(std::string_view text) {
   // Only a broken ICU installation (missing data library) gets here.
   if (U_FAILURE(status)) throw DataError(str("NFC normalisation failed: ", u_errorName(status)));
   return out;
+#endif
 }
 
 bool is_letter(char32_t c) {
   if (c < 128) return kAscii.bits[c] & kLetter;
+#if FUSEBOX_HAVE_ICU
   return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_L_MASK) != 0;
+#else
+  throw_no_icu("Unicode letter classes");
+#endif
 }
 
 bool is_number(char32_t c) {
   if (c < 128) return kAscii.bits[c] & kNumber;
+#if FUSEBOX_HAVE_ICU
   return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_N_MASK) != 0;
+#else
+  throw_no_icu("Unicode number classes");
+#endif
 }
 
 bool is_white_space(char32_t c) {
   if (c < 128) return kAscii.bits[c] & kSpace;
+#if FUSEBOX_HAVE_ICU
   return u_isUWhiteSpace(static_cast<UChar32>(c)) != 0;
+#else
+  throw_no_icu("Unicode white space");
+#endif
 }
 
 }  // namespace fusebox::data::unicode
