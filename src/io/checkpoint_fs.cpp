@@ -13,6 +13,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strings.h"
+#include "util/remove_tree.h"
 
 namespace fusebox::io {
 namespace fs = std::filesystem;
@@ -45,7 +46,7 @@ bool exchange_paths(const std::string& a, const std::string& b) {
 // old directory behind, which is worth a warning, not an exception.
 void remove_quietly(const std::string& path) {
   std::error_code ec;
-  fs::remove_all(path, ec);
+  ec = ::fusebox::remove_tree(path);
   if (ec) log::warn("could not remove '", path, "': ", ec.message(), "; remove it by hand");
 }
 
@@ -151,7 +152,7 @@ StagedDirectory::StagedDirectory(const std::string& target)
         str("cannot save a checkpoint to '", target_, "': it exists and is not a directory"));
   fs::create_directories(parent_, ec);
   if (ec) throw DataError(str("cannot create directory '", parent_, "': ", ec.message()));
-  fs::remove_all(staging_, ec);  // stale: a crashed process that had our pid
+  ec = ::fusebox::remove_tree(staging_);  // stale: a crashed process that had our pid
   if (!fs::create_directory(staging_, ec) || ec) {
     throw DataError(str("cannot create staging directory '", staging_,
                         "': ", ec ? ec.message() : "it already exists"));
@@ -161,7 +162,7 @@ StagedDirectory::StagedDirectory(const std::string& target)
 StagedDirectory::~StagedDirectory() {
   if (!committed_) {
     std::error_code ec;
-    fs::remove_all(staging_, ec);
+    ec = ::fusebox::remove_tree(staging_);
   }
 }
 
@@ -182,7 +183,7 @@ void StagedDirectory::commit(CommitMode mode) {
     return;
   }
   std::string aside = str(target_, ".old-", ::getpid());
-  fs::remove_all(aside, ec);
+  ec = ::fusebox::remove_tree(aside);
   rename_or_throw(target_, aside);
   if (std::rename(staging_.c_str(), target_.c_str()) != 0) {
     std::string reason = std::strerror(errno);

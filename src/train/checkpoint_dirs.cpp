@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strings.h"
+#include "util/remove_tree.h"
 
 namespace fusebox::train {
 namespace fs = std::filesystem;
@@ -38,7 +39,7 @@ bool same_path(const std::string& a, const std::string& b) {
 
 void remove_or_throw(const fs::path& path) {
   std::error_code ec;
-  fs::remove_all(path, ec);
+  ec = ::fusebox::remove_tree(path);
   if (ec) throw DataError(str("cannot remove '", path.string(), "': ", ec.message()));
 }
 

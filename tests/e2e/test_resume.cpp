@@ -15,6 +15,7 @@
 #include "train/trainer.h"
 #include "unit/io/io_test_util.h"
 #include "util/error.h"
+#include "util/remove_tree.h"
 
 namespace fusebox::test {
 namespace {
@@ -199,12 +200,12 @@ class DamagedCheckpoint : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = new std::string(
         (fs::temp_directory_path() / ("fusebox_damaged_" + std::to_string(::getpid()))).string());
-    fs::remove_all(*root_);
+    ::fusebox::remove_tree(*root_);
     train::run_training(
         run_config(*root_ + "/base", "false", {"max_steps=3", "save_steps=0", "eval_dataset="}));
   }
   static void TearDownTestSuite() {
-    fs::remove_all(*root_);
+    ::fusebox::remove_tree(*root_);
     delete root_;
     root_ = nullptr;
   }

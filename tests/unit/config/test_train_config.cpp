@@ -8,6 +8,7 @@
 #include "config/train_config.h"
 #include "config_test_util.h"
 #include "util/error.h"
+#include "util/remove_tree.h"
 
 namespace fusebox::config {
 namespace {
@@ -236,10 +237,10 @@ class ConfigFile : public ::testing::Test {
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() / (std::string("fusebox_config_") + info->name());
-    fs::remove_all(dir_);
+    ::fusebox::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { ::fusebox::remove_tree(dir_); }
   std::string write(const std::string& name, const std::string& text) {
     fs::path p = dir_ / name;
     fs::create_directories(p.parent_path());

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "util/error.h"
+#include "util/remove_tree.h"
 
 namespace fusebox::data::testing {
 
@@ -52,10 +53,10 @@ class ScratchDir : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() /
            (std::string("fusebox_data_") + info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
+    ::fusebox::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { ::fusebox::remove_tree(dir_); }
 
   // Writes `content` to dir_/name (binary, as given) and returns the path.
   std::string write(const std::string& name, const std::string& content) const {

@@ -14,6 +14,7 @@
 
 #include "model/qwen3_config.h"
 #include "util/error.h"
+#include "util/remove_tree.h"
 
 namespace fusebox::io::testing {
 
@@ -33,7 +34,7 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    fs::remove_all(path_, ec);
+    ec = ::fusebox::remove_tree(path_);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
