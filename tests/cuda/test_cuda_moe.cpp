@@ -61,10 +61,7 @@ class CudaMoEParity : public ::testing::TestWithParam<MoeCase> {};
 TEST_P(CudaMoEParity, ForwardAndGradientsMatchReference) {
   FUSEBOX_REQUIRE_CUDA();
   const MoeCase c = GetParam();
-  // The router kind is in the seed too: the one-expert-takes-all router at t37 h64 top-2 drew
-  // a near tie for the second expert that CPU and GPU GEMMs broke differently.
-  torch::manual_seed(4321 + c.tokens * 7 + c.hidden * 3 + c.experts + c.top_k +
-                    101 * static_cast<int>(c.router));
+  torch::manual_seed(4321 + c.tokens * 7 + c.hidden * 3 + c.experts + c.top_k);
   model::Qwen3MoeSparseMoeBlock cpu_block(moe_config(c));
   init_moe_weights(cpu_block, c);
   auto x = make_moe_input(c);  // fp32 on the CPU

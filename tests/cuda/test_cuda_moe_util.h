@@ -49,7 +49,11 @@ inline void init_moe_weights(model::Qwen3MoeSparseMoeBlock& block, const MoeCase
   for (auto& p : block->parameters())
     p.copy_(torch::randn(p.sizes()) / std::sqrt(static_cast<double>(p.size(1))));
   block->gate->weight.normal_(0.0, 0.5);
-  if (c.router == MoeRouter::kOneExpertTakesAll) block->gate->weight[2].abs_().add_(4.0);
+  // The margin scales with 1/sqrt(hidden) so that it wins clearly but the other experts'
+  // probabilities do not underflow to exact zeros, whose top-k order CPU and GPU break
+  // differently (the second choice of a top-2 router would then differ between them).
+  if (c.router == MoeRouter::kOneExpertTakesAll)
+    block->gate->weight[2].abs_().add_(4.0 / std::sqrt(static_cast<double>(c.hidden)));
 }
 
 inline void copy_moe_weights(const torch::nn::Module& from, torch::nn::Module& to) {
