@@ -33,18 +33,22 @@ PY
 )")
   done
 done
-printf '%s\n' "${rows[@]}" | python3 -c '
+printf '%s\n' "${rows[@]}" >"$OUT/gpu-e2e.jsonl"
+python3 - "$OUT/gpu-e2e.jsonl" "$OUT/gpu-e2e.json" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in sys.stdin if l.strip()]
-json.dump(rows, open(sys.argv[1], "w"), indent=1)
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+json.dump(rows, open(sys.argv[2], "w"), indent=1)
+name = lambda r: "bf16" if r["bf16"] else "fp32"
 print("| precision | include_kernels | steps | final loss | tokens/s | peak GPU memory |")
 print("|---|---|---|---|---|---|")
 for r in rows:
-    print(f"| {\"bf16\" if r[\"bf16\"] else \"fp32\"} | {r[\"include_kernels\"]} | {r[\"steps\"]} | {r[\"loss\"]:.4f} | {r[\"tokens_per_second\"]:.0f} | {r[\"cuda_peak_bytes\"]/2**30:.2f} GiB |")
-for p in (True, False):
-    ref = [r for r in rows if r["bf16"] == p and r["include_kernels"] == "false"]
-    ker = [r for r in rows if r["bf16"] == p and r["include_kernels"] == "auto"]
+    print(f"| {name(r)} | {r['include_kernels']} | {r['steps']} | {r['loss']:.4f} | "
+          f"{r['tokens_per_second']:.0f} | {r['cuda_peak_bytes'] / 2**30:.2f} GiB |")
+for bf16 in (True, False):
+    ref = [r for r in rows if r["bf16"] == bf16 and r["include_kernels"] == "false"]
+    ker = [r for r in rows if r["bf16"] == bf16 and r["include_kernels"] == "auto"]
     if ref and ker:
-        print(f"{\"bf16\" if p else \"fp32\"}: auto/false tokens/s {ker[0][\"tokens_per_second\"]/ref[0][\"tokens_per_second\"]:.2f}x, "
-              f"peak memory {ker[0][\"cuda_peak_bytes\"]/max(ref[0][\"cuda_peak_bytes\"],1):.2f}x")
-' "$OUT/gpu-e2e.json"
+        print(f"{name(ref[0])}: auto vs false: tokens/s "
+              f"{ker[0]['tokens_per_second'] / ref[0]['tokens_per_second']:.2f}x, peak memory "
+              f"{ker[0]['cuda_peak_bytes'] / max(ref[0]['cuda_peak_bytes'], 1):.2f}x")
+PY

@@ -78,10 +78,10 @@ int main(int argc, char** argv) {
     auto shown = result.tokens;
     if (result.stop_reason == "stop token") shown.pop_back();  // eos is not part of the text
     std::cout << tokenizer->decode(shown) << std::endl;
-    fb::log::info("prompt ", ids.size(), " tokens; generated ", result.tokens.size(),
-                  " tokens (", result.stop_reason, "); prefill ",
-                  fb::format_duration(result.prefill_seconds), ", decode ",
-                  static_cast<int64_t>(result.decode_tokens_per_second()), " tokens/s");
+    fb::log::info("prompt ", ids.size(), " tokens; generated ", result.tokens.size(), " tokens (",
+                  result.stop_reason, "); prefill ", fb::format_duration(result.prefill_seconds),
+                  ", decode ", static_cast<int64_t>(result.decode_tokens_per_second()),
+                  " tokens/s");
     return 0;
   } catch (const fb::Error& e) {
     std::cerr << "error: " << e.what() << "\n";

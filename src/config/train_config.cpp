@@ -271,8 +271,9 @@ TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source
     std::string v = f.is_null() ? "" : trim(f.as_string());
     if (v == "disabled") v = "eager";
     if (v == "fa2")
-      f.fail("flash-attention 2 is not part of fusebox; use sdpa (libtorch's flash backend on "
-             "GPU) or auto, and the fused attention kernels through kernel_config");
+      f.fail(
+          "flash-attention 2 is not part of fusebox; use sdpa (libtorch's flash backend on "
+          "GPU) or auto, and the fused attention kernels through kernel_config");
     if (v != "eager" && v != "sdpa" && v != "auto")
       f.fail(str("expected one of eager, sdpa, auto (or disabled); got '", v, "'"));
     cfg.attn_implementation = v;

@@ -12,8 +12,8 @@
 
 #include "util/error.h"
 #include "util/log.h"
-#include "util/strings.h"
 #include "util/remove_tree.h"
+#include "util/strings.h"
 
 namespace fusebox::io {
 namespace fs = std::filesystem;

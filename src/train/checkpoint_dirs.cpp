@@ -6,8 +6,8 @@
 #include "train/metrics_log.h"
 #include "util/error.h"
 #include "util/log.h"
-#include "util/strings.h"
 #include "util/remove_tree.h"
+#include "util/strings.h"
 
 namespace fusebox::train {
 namespace fs = std::filesystem;

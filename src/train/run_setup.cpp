@@ -7,12 +7,12 @@
 #include "io/checkpoint.h"
 #include "io/hf_config.h"
 #include "train/checkpoint_dirs.h"
+#include "train/data_setup.h"
 #include "train/threads.h"
 #include "train/training_checkpoint.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/memory.h"
-#include "train/data_setup.h"
 #include "util/strings.h"
 
 namespace fusebox::train {
@@ -147,8 +147,8 @@ RunSetup set_up_run(const config::TrainConfig& cfg, kernels::KernelizeReport* ke
 
   run.model = build_model(cfg, !run.resume_dir.empty());
   run.model->to(run.device);
-  run.master = std::make_unique<MasterWeights>(*run.model,
-                                               cfg.bf16 ? torch::kBFloat16 : torch::kFloat32);
+  run.master =
+      std::make_unique<MasterWeights>(*run.model, cfg.bf16 ? torch::kBFloat16 : torch::kFloat32);
   if (cfg.bf16) log::info("precision: bf16 compute, fp32 master weights and optimizer state");
   run.model->model->set_activation_checkpointing(cfg.enable_activation_checkpointing);
   if (cfg.enable_activation_checkpointing)

@@ -180,7 +180,8 @@ class Trainer {
     state_.epoch = epoch();
     state_.batcher = run_.batcher->position();
     state_.train_seconds = elapsed();
-    save_training_checkpoint(dir, {&run_.model, run_.master.get(), tokenizer_json(), run_.optimizer.get(), &state_, &cfg_, run_.device});
+    save_training_checkpoint(dir, {&run_.model, run_.master.get(), tokenizer_json(),
+                                   run_.optimizer.get(), &state_, &cfg_, run_.device});
     log::info("saved checkpoint ", dir);
     result_.last_checkpoint = dir;
     last_saved_step_ = step;

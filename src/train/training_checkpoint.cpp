@@ -17,8 +17,7 @@ void save_training_checkpoint(const std::string& dir, const TrainingSnapshot& sn
   io::CheckpointSaveOptions options;
   options.write_extra_files = [&](const std::string& staging) {
     auto in = [&](const char* name) { return (fs::path(staging) / name).string(); };
-    save_adamw_state(*snap.optimizer, snap.master->optimizer_parameters(),
-                     in(kOptimizerStateName));
+    save_adamw_state(*snap.optimizer, snap.master->optimizer_parameters(), in(kOptimizerStateName));
     save_rng_state(snap.device, in(kRngStateName));
     if (!snap.tokenizer_json.empty()) {
       fs::path source(snap.tokenizer_json);
@@ -27,7 +26,9 @@ void save_training_checkpoint(const std::string& dir, const TrainingSnapshot& sn
         if (name == std::string("tokenizer.json")) file = source;
         std::error_code ec;
         if (fs::exists(file, ec)) fs::copy_file(file, in(name), ec);
-        if (ec) throw DataError(str("cannot copy ", file.string(), " into the checkpoint: ", ec.message()));
+        if (ec)
+          throw DataError(
+              str("cannot copy ", file.string(), " into the checkpoint: ", ec.message()));
       }
     }
     io::write_file_durably(in(kTrainingConfigName), config::to_yaml(*snap.config));

@@ -24,11 +24,11 @@ void on_fatal_signal(int signo, siginfo_t* info, void* context) {
   Dl_info where{};
   dladdr(pc, &where);
   // fprintf is not async-signal-safe; acceptable in a process that is about to die anyway.
-  std::fprintf(stderr, "\n*** fusebox_tests: signal %d at address %p, pc %p in %s (%s+%#lx)\n",
-               signo, info->si_addr, pc, where.dli_fname ? where.dli_fname : "?",
-               where.dli_sname ? where.dli_sname : "?",
-               static_cast<unsigned long>(static_cast<char*>(pc) -
-                                          static_cast<char*>(where.dli_fbase)));
+  std::fprintf(
+      stderr, "\n*** fusebox_tests: signal %d at address %p, pc %p in %s (%s+%#lx)\n", signo,
+      info->si_addr, pc, where.dli_fname ? where.dli_fname : "?",
+      where.dli_sname ? where.dli_sname : "?",
+      static_cast<unsigned long>(static_cast<char*>(pc) - static_cast<char*>(where.dli_fbase)));
   std::fflush(stderr);
   void* frames[64];
   backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <stdexcept>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 
 #include "model/qwen3_config.h"
