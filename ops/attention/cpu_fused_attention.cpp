@@ -11,10 +11,11 @@
 // Math: fp32 throughout (GEMM micro-kernel on packed fp32 tiles, vectorised exp); storage
 // dtype fp32, bf16 or fp16 (q, k, v of one dtype), output in that dtype. In bf16/fp16 this is
 // more accurate than the reference, which rounds the scores and the probabilities to the dtype.
-// Layout: q [B, Hq, Sq, D], k/v [B, Hkv, Sk, D], any strides (made contiguous at entry; the
-// model passes transposed views of [B, S, H, D]); output contiguous [B, Hq, Sq, D].
-// Saved for backward: q, k, v (contiguous), the output and the fp32 log-sum-exp per query row
-// [B, Hq, Sq]; the backward recomputes the probabilities tile by tile
+// Layout: q [B, Hq, Sq, D], k/v [B, Hkv, Sk, D] with any strides over B, H and S -- the model
+// passes transposed views of [B, S, H, D], which are read in place, not copied -- and unit
+// stride over D (else copied once); output and gradients contiguous.
+// Saved for backward: q, k, v (the caller's tensors), the output and the fp32 log-sum-exp per
+// query row [B, Hq, Sq]; the backward recomputes the probabilities tile by tile
 // (cpu_fused_attention_backward.cpp). Other dtypes or devices run the reference forward.
 #include "ops/attention/cpu_fused_attention.h"
 
@@ -30,9 +31,14 @@
 namespace fusebox::ops {
 namespace {
 
+// The kernel reads rows in place whatever the other strides; only D must be unit-stride.
+torch::Tensor unit_inner_stride(const torch::Tensor& t) {
+  return t.stride(-1) == 1 ? t : t.contiguous();
+}
+
 class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFunction> {
  public:
-  // q, k, v: contiguous, one dtype, shapes checked by check_shapes().
+  // q, k, v: one dtype, unit stride over D, shapes checked by check_shapes().
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
                                const torch::Tensor& k, const torch::Tensor& v, double scaling) {
     auto out = torch::empty(q.sizes(), q.options());
@@ -47,8 +53,10 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
                                                torch::autograd::tensor_list grads) {
     auto saved = ctx->get_saved_variables();
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &lse = saved[4];
-    auto dout = grads[0].to(q.scalar_type()).contiguous();
-    auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
+    auto dout = unit_inner_stride(grads[0].to(q.scalar_type()));
+    // Contiguous (empty_like would copy the strides of transposed inputs).
+    auto dq = torch::empty(q.sizes(), q.options()), dk = torch::empty(k.sizes(), k.options()),
+         dv = torch::empty(v.sizes(), v.options());
     attention::backward(q, k, v, out, lse, dout, ctx->saved_data["scaling"].toDouble(), dq, dk, dv);
     return {dq, dk, dv, torch::Tensor()};
   }
@@ -103,7 +111,8 @@ torch::Tensor cpu_fused_attention_forward(const model::AttentionCoreImpl& layer,
     });
     return layer.reference_forward(q, k, v, scaling);
   }
-  return CpuAttentionFunction::apply(q.contiguous(), k.contiguous(), v.contiguous(), scaling);
+  return CpuAttentionFunction::apply(unit_inner_stride(q), unit_inner_stride(k),
+                                     unit_inner_stride(v), scaling);
 }
 
 }  // namespace
@@ -114,7 +123,8 @@ torch::Tensor cpu_fused_attention(const torch::Tensor& q, const torch::Tensor& k
   std::string why = unhandled_reason(q, k, v);
   TORCH_CHECK(why.empty(), "cpu_fused_attention: ", why, " (q ", q.sizes(), " ", q.scalar_type(),
               " on ", q.device(), ")");
-  return CpuAttentionFunction::apply(q.contiguous(), k.contiguous(), v.contiguous(), scaling);
+  return CpuAttentionFunction::apply(unit_inner_stride(q), unit_inner_stride(k),
+                                     unit_inner_stride(v), scaling);
 }
 
 }  // namespace fusebox::ops

@@ -16,8 +16,9 @@ torch::Tensor cpu_fused_attention(const torch::Tensor& q, const torch::Tensor& k
 
 namespace attention {
 
-// The two passes, on contiguous q, k, v (and out, dout) of one dtype with checked shapes;
-// outputs preallocated. lse is fp32 [B, Hq, Sq]: log-sum-exp of each row's scaled scores.
+// The two passes, on q, k, v, dout of one dtype with checked shapes whose last dimension has
+// unit stride (other strides are free); outputs (out, lse, dq, dk, dv) preallocated contiguous.
+// lse is fp32 [B, Hq, Sq]: the log-sum-exp of each query's scaled scores.
 void forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scaling,
              torch::Tensor& out, torch::Tensor& lse);
 void backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

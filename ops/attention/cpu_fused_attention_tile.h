@@ -1,18 +1,23 @@
-// Building blocks shared by the forward and backward of cpu_fused_attention: block sizes, an
-// fp32 GEMM micro-kernel for one tile, packing of storage-dtype rows into padded fp32 tiles, and
-// the causal geometry of a block.
+// Building blocks shared by the forward and backward of cpu_fused_attention: block sizes, the
+// causal geometry of a tile, an fp32 GEMM micro-kernel, and packing of storage-dtype rows into
+// its fp32 operand layout.
 //
-// The micro-kernel computes C[m x n] (+)= A[m x k] * B[k x n] for tiles of at most 64 x 64 x 256.
-// It holds 4 rows x 16 columns of C in registers (4 zmm on AVX-512, 8 ymm on AVX2) and streams
-// one 16-wide row of B per k against 4 broadcast elements of A. Measured on the Zen 4 this was
-// written on, one core: 114 GFLOP/s for 64 x 64 x 128 (about the FMA peak); OpenBLAS through
-// at::mm_out on the same tiles ran at 74-82 GFLOP/s with ~1-2 us of dispatch per call, and wider
-// register tiles (8 x 32, 4 x 64) at 80-90 GFLOP/s because GCC spilled their accumulators.
-// A is addressed through two strides, a[r * a_rs + kk * a_ks], so one buffer serves as P and as
-// P^T without a transpose; B is row-major with n a multiple of 16 (callers zero-pad B's columns:
-// head_dim to a multiple of 16, key blocks to 64).
+// The micro-kernel computes C[m x n] (+)= A[m x k] * B[k x n] for tiles of at most 256 x 256 x
+// 256. It holds 8 rows x 16 columns of C in registers and streams one 16-wide row of B per k
+// against 8 broadcast elements of A. A is addressed through two strides,
+// a[r * a_rs + kk * a_ks], so one buffer serves as P and as P^T, and K and V rows are read in
+// place in their storage dtype; each 8-row strip of A is copied to fp32 once per GEMM (see
+// pack_strip). B is packed in 16-column panels: panel p holds columns 16p..16p+15 as a
+// contiguous [k x 16] block, `panel` floats apart. With B as plain rows (a power-of-two row
+// stride of 256-512 bytes) the k loop touched 64-128 lines that fell into 8-16 of L1's 64 sets
+// and evicted each other; contiguous panels stream.
+// Measured on the Zen 4 this was written on, one core, 64 x 64 x 128: 110-115 GFLOP/s with hot
+// operands (about the FMA peak); OpenBLAS through at::mm_out on the same tiles 74-82 GFLOP/s
+// (~1-2 us of dispatch per call); register tiles of 8 x 32 or 4 x 64 80-90 GFLOP/s (GCC spilled
+// their accumulators).
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
@@ -24,33 +29,58 @@
 
 namespace fusebox::ops::attention {
 
-// Query rows and keys per block: a 64 x 64 fp32 score tile is 16 KB, so the score, probability
-// and (backward) dP tiles plus the packed K/V blocks of head_dim 128 stay within L2.
+// Queries and keys per block: a 64 x 64 fp32 tile is 16 KB.
 constexpr int64_t kBlockQ = 64;
 constexpr int64_t kBlockK = 64;
-constexpr int64_t kLanes = 16;  // columns per register tile; padded widths are multiples of it
+constexpr int64_t kLanes = 16;  // columns per register tile and per B panel
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 inline int64_t round_up(int64_t x, int64_t m) {
   return (x + m - 1) / m * m;
 }
 
-// Causal geometry with the queries at the LAST Sq of the Sk key positions: query row i (0-based
-// in the sequence of Sq) sees keys j <= i + (Sk - Sq).
+// Causal geometry with the queries at the LAST Sq of the Sk key positions: query i (0-based in
+// the Sq) sees keys j <= i + (Sk - Sq).
 struct Causal {
   int64_t s_q, s_k;
   int64_t offset() const { return s_k - s_q; }
-  // Keys visible to any row of the query block starting at row q0 with nq rows: [0, end).
+  // Keys visible to any of the nq queries from q0: [0, end). Key blocks past it are skipped.
   int64_t keys_end(int64_t q0, int64_t nq) const { return std::min(s_k, q0 + nq + offset()); }
-  // Keys of block [k0, k0 + nk) visible to query row i: a count in [0, nk].
-  int64_t visible(int64_t i, int64_t k0, int64_t nk) const {
-    return std::clamp<int64_t>(i + offset() + 1 - k0, 0, nk);
-  }
+  // In a tile of queries from q0 (columns) and keys from k0 (rows), key row r is visible to
+  // query column c iff c >= r + shift(q0, k0).
+  int64_t shift(int64_t q0, int64_t k0) const { return k0 - offset() - q0; }
 };
 
-// Register tile: R rows x 16 columns of C, full k. kAccumulate: C += A*B, else C = A*B.
+// The queries of one task: hp q heads h0.. that share a kv head, nq queries from q0 each. Their
+// columns are stacked -- head j's query c is column j * nqp + c, nqp = nq padded to 16 -- so
+// one GEMM against a key block serves all hp heads: GQA reads each K and V block once per tile
+// instead of once per q head.
+constexpr int64_t kMaxGroup = 4;  // heads per tile: at most 256 columns
+struct QueryTile {
+  int64_t h0, hp, q0, nq, nqp;
+  int64_t width() const { return hp * nqp; }
+  // Row stride of the [keys x width] score tiles: off a power of two (see the header comment).
+  int64_t ld() const { return width() + kLanes; }
+};
+
+inline int64_t group_chunks(int64_t n_rep) {
+  return (n_rep + kMaxGroup - 1) / kMaxGroup;
+}
+inline QueryTile query_tile(int64_t g, int64_t n_rep, int64_t chunk, int64_t q0, int64_t s_q) {
+  int64_t nq = std::min(kBlockQ, s_q - q0);
+  return {g * n_rep + chunk * kMaxGroup, std::min(kMaxGroup, n_rep - chunk * kMaxGroup), q0, nq,
+          round_up(nq, kLanes)};
+}
+
+constexpr int kStrip = 8;        // rows of C per register tile
+constexpr int64_t kDepth = 512;  // k per packed A strip; longer products are split
+
+// Register tile: R rows x 16 columns of C over depth k. A is a packed strip (element (r, kk) at
+// a[kk * kStrip + r]: one pointer, constant offsets), B one panel. kAccumulate: C += A*B, else
+// C = A*B.
 template <int R, bool kAccumulate>
-FUSEBOX_ALWAYS_INLINE void gemm_tile(const float* a, int64_t a_rs, int64_t a_ks, const float* b,
-                                     int64_t ldb, float* c, int64_t ldc, int64_t k) {
+FUSEBOX_ALWAYS_INLINE void gemm_tile(const float* a, const float* b, float* c, int64_t ldc,
+                                     int64_t k) {
   float acc[R][kLanes];
   for (int r = 0; r < R; ++r) {
 #pragma omp simd
@@ -58,15 +88,13 @@ FUSEBOX_ALWAYS_INLINE void gemm_tile(const float* a, int64_t a_rs, int64_t a_ks,
       acc[r][l] = 0.f;
   }
   for (int64_t kk = 0; kk < k; ++kk) {
-    const float* bk = b + kk * ldb;
-    float av[R];
-    for (int r = 0; r < R; ++r)
-      av[r] = a[r * a_rs + kk * a_ks];
+    const float* bk = b + kk * kLanes;
+    const float* ak = a + kk * kStrip;
 #pragma omp simd
     for (int l = 0; l < kLanes; ++l) {
       float bv = bk[l];
       for (int r = 0; r < R; ++r)
-        acc[r][l] += av[r] * bv;
+        acc[r][l] += ak[r] * bv;
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -80,66 +108,124 @@ FUSEBOX_ALWAYS_INLINE void gemm_tile(const float* a, int64_t a_rs, int64_t a_ks,
   }
 }
 
-template <int R, bool kAccumulate>
-FUSEBOX_ALWAYS_INLINE void gemm_rows(const float* a, int64_t a_rs, int64_t a_ks, const float* b,
-                                     int64_t ldb, float* c, int64_t ldc, int64_t n, int64_t k) {
-  // Column chunks outer: the k x 16 slice of B (8 KB at k = 128) stays in L1 across rows.
-  for (int64_t j = 0; j < n; j += kLanes)
-    gemm_tile<R, kAccumulate>(a, a_rs, a_ks, b + j, ldb, c + j, ldc, k);
+// Copies rows [0, R) x depth [0, k) of A into a strip, converting to fp32 once (instead of
+// once per B panel). With A read in place, 8 rows far apart needed 8 live row pointers: GCC
+// spilled them to vector registers and the stack, and the FMA loop ran ~30% slower.
+template <int R, typename TA>
+FUSEBOX_ALWAYS_INLINE void pack_strip(const TA* a, int64_t a_rs, int64_t a_ks, int64_t k,
+                                      float* strip) {
+  for (int r = 0; r < R; ++r) {
+    const TA* row = a + r * a_rs;
+    for (int64_t kk = 0; kk < k; ++kk)
+      strip[kk * kStrip + r] = cpu::to_float(row[kk * a_ks]);
+  }
 }
 
-// C[m x n] (+)= A[m x k] * B[k x n]; n % 16 == 0. m may be anything (row tails of 1-3).
-template <bool kAccumulate>
-FUSEBOX_ALWAYS_INLINE void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs,
-                                int64_t a_ks, const float* b, int64_t ldb, float* c, int64_t ldc) {
+template <int R, bool kAccumulate, typename TA>
+FUSEBOX_ALWAYS_INLINE void gemm_strip(const TA* a, int64_t a_rs, int64_t a_ks, const float* b,
+                                      int64_t panel, float* c, int64_t ldc, int64_t n, int64_t k) {
+  alignas(64) float strip[kDepth * kStrip];
+  pack_strip<R>(a, a_rs, a_ks, k, strip);
+  // Panels outer: one panel (k x 16 floats, 8 KB at k = 128) stays in L1 across the strip.
+  for (int64_t j = 0; j < n; j += kLanes)
+    gemm_tile<R, kAccumulate>(strip, b + j / kLanes * panel, c + j, ldc, k);
+}
+
+template <bool kAccumulate, typename TA>
+FUSEBOX_ALWAYS_INLINE void gemm_depth(int64_t m, int64_t n, int64_t k, const TA* a, int64_t a_rs,
+                                      int64_t a_ks, const float* b, int64_t panel, float* c,
+                                      int64_t ldc) {
   int64_t r = 0;
-  for (; r + 4 <= m; r += 4)
-    gemm_rows<4, kAccumulate>(a + r * a_rs, a_rs, a_ks, b, ldb, c + r * ldc, ldc, n, k);
-  const float* at = a + r * a_rs;
+  for (; r + kStrip <= m; r += kStrip)
+    gemm_strip<kStrip, kAccumulate>(a + r * a_rs, a_rs, a_ks, b, panel, c + r * ldc, ldc, n, k);
+  const TA* at = a + r * a_rs;
   float* ct = c + r * ldc;
   switch (m - r) {
-    case 3:
-      return gemm_rows<3, kAccumulate>(at, a_rs, a_ks, b, ldb, ct, ldc, n, k);
-    case 2:
-      return gemm_rows<2, kAccumulate>(at, a_rs, a_ks, b, ldb, ct, ldc, n, k);
-    case 1:
-      return gemm_rows<1, kAccumulate>(at, a_rs, a_ks, b, ldb, ct, ldc, n, k);
+#define FUSEBOX_GEMM_TAIL(R) \
+  case R:                    \
+    return gemm_strip<R, kAccumulate>(at, a_rs, a_ks, b, panel, ct, ldc, n, k);
+    FUSEBOX_GEMM_TAIL(7)
+    FUSEBOX_GEMM_TAIL(6)
+    FUSEBOX_GEMM_TAIL(5)
+    FUSEBOX_GEMM_TAIL(4)
+    FUSEBOX_GEMM_TAIL(3)
+    FUSEBOX_GEMM_TAIL(2)
+    FUSEBOX_GEMM_TAIL(1)
+#undef FUSEBOX_GEMM_TAIL
     default:
       return;
   }
 }
 
-// rows x d storage-dtype rows (row stride d) -> fp32 rows of stride ld >= d, columns [d, ld)
-// zeroed so that padded GEMM columns compute zeros.
+// C[m x n] (+)= A[m x k] * B[k x n]. A's element (r, kk) is a[r * a_rs + kk * a_ks], in any
+// dtype (K and V rows are read in their storage dtype); B is fp32 in 16-column panels `panel`
+// floats apart, n % 16 == 0; C is row-major fp32.
+template <bool kAccumulate, typename TA>
+FUSEBOX_ALWAYS_INLINE void gemm(int64_t m, int64_t n, int64_t k, const TA* a, int64_t a_rs,
+                                int64_t a_ks, const float* b, int64_t panel, float* c,
+                                int64_t ldc) {
+  for (int64_t k0 = 0; k0 < k || k0 == 0; k0 += kDepth) {
+    const int64_t kd = std::min(kDepth, k - k0);
+    if (k0 == 0)
+      gemm_depth<kAccumulate>(m, n, kd, a, a_rs, a_ks, b, panel, c, ldc);
+    else
+      gemm_depth<true>(m, n, kd, a + k0 * a_ks, a_rs, a_ks, b + k0 * kLanes, panel, c, ldc);
+  }
+}
+
+// A [B, H, S, D] tensor's rows: element strides over batch, head and position, unit stride
+// over D. The model's q, k, v are transposed views of [B, S, H, D]; they are read in place.
+struct Rows {
+  const void* data;
+  int64_t b, h, s;
+  template <typename T>
+  const T* at(int64_t bi, int64_t hi, int64_t si) const {
+    return static_cast<const T*>(data) + bi * b + hi * h + si * s;
+  }
+};
+
+inline Rows rows_of(const at::Tensor& t) {
+  return {t.data_ptr(), t.stride(0), t.stride(1), t.stride(2)};
+}
+
+// B = rows x d storage-dtype rows (k = rows, n = d padded to 16) -> panels `panel` floats
+// apart; rows [rows, rows_padded) and columns [d, 16 * panels) are zeroed.
 template <typename T>
-FUSEBOX_ALWAYS_INLINE void pack_rows(const T* src, int64_t rows, int64_t d, float* dst,
-                                     int64_t ld) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* s = src + r * d;
-    float* o = dst + r * ld;
+FUSEBOX_ALWAYS_INLINE void pack_panels(const T* src, int64_t src_ld, int64_t rows,
+                                       int64_t rows_padded, int64_t d, float* dst, int64_t panel) {
+  for (int64_t p = 0; p * kLanes < d; ++p) {
+    const int64_t i0 = p * kLanes, width = std::min(kLanes, d - i0);
+    float* out = dst + p * panel;
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* in = src + r * src_ld + i0;
+      float* o = out + r * kLanes;
 #pragma omp simd
-    for (int64_t i = 0; i < d; ++i)
-      o[i] = cpu::to_float(s[i]);
-    for (int64_t i = d; i < ld; ++i)
-      o[i] = 0.f;
+      for (int64_t l = 0; l < kLanes; ++l)
+        o[l] = l < width ? cpu::to_float(in[l]) : 0.f;
+    }
+    std::fill(out + rows * kLanes, out + rows_padded * kLanes, 0.f);
   }
 }
 
-// rows x d storage-dtype rows -> fp32 transpose [d x ld] (column r = source row r); columns
-// [rows, cols_zeroed) are zeroed so that a padded key block scores 0, never garbage.
+// B = (scale * rows)^T, k = d and n = rows padded to 16 -> panels `panel` floats apart;
+// columns [rows, round_up(rows, 16)) are zeroed.
 template <typename T>
-FUSEBOX_ALWAYS_INLINE void pack_transposed(const T* src, int64_t rows, int64_t d, float* dst,
-                                           int64_t ld, int64_t cols_zeroed) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* s = src + r * d;
-    for (int64_t i = 0; i < d; ++i)
-      dst[i * ld + r] = cpu::to_float(s[i]);
+FUSEBOX_ALWAYS_INLINE void pack_panels_transposed(const T* src, int64_t src_ld, int64_t rows,
+                                                  int64_t d, float scale, float* dst,
+                                                  int64_t panel) {
+  for (int64_t p = 0; p * kLanes < rows; ++p) {
+    const int64_t r0 = p * kLanes, width = std::min(kLanes, rows - r0);
+    float* out = dst + p * panel;
+    for (int64_t l = 0; l < width; ++l) {
+      const T* in = src + (r0 + l) * src_ld;
+      for (int64_t i = 0; i < d; ++i)
+        out[i * kLanes + l] = cpu::to_float(in[i]) * scale;
+    }
+    for (int64_t l = width; l < kLanes; ++l) {
+      for (int64_t i = 0; i < d; ++i)
+        out[i * kLanes + l] = 0.f;
+    }
   }
-  for (int64_t i = 0; i < d; ++i)
-    for (int64_t r = rows; r < cols_zeroed; ++r)
-      dst[i * ld + r] = 0.f;
 }
-
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 }  // namespace fusebox::ops::attention
