@@ -101,11 +101,18 @@ std::vector<Case> all_cases() {
     cases.push_back({dtype, 4, 2, 70, 133, 72, false});
     cases.push_back({dtype, 6, 3, 100, 100, 128, true});
     cases.push_back({dtype, 4, 2, 5, 37, 40, true});
+    // GQA ratio 6: a kv head's q heads span two tiles of at most 4 heads.
+    cases.push_back({dtype, 12, 2, 70, 70, 64, false});
   }
   return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypesAndShapes, AttentionParity, ::testing::ValuesIn(all_cases()),
+                         case_name);
+
+// head_dim above the micro-kernel's 512-deep strips: the products over head_dim are split.
+INSTANTIATE_TEST_SUITE_P(LongHeadDim, AttentionParity,
+                         ::testing::Values(Case{torch::kFloat32, 2, 1, 9, 9, 520, false}),
                          case_name);
 
 // fp16 has no CPU matmul in libtorch 1.13, so its reference is the fp32 one on the same
