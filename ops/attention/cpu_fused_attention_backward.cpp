@@ -16,7 +16,6 @@
 
 #include <atomic>
 #include <utility>
-#include <vector>
 
 #include "ops/attention/cpu_fused_attention.h"
 #include "ops/attention/cpu_fused_attention_tile.h"
@@ -40,13 +39,15 @@ struct BackwardArgs {
 // dP^T/dS^T tiles, lse and D per query column.
 struct Workspace {
   int64_t dp;
-  std::vector<float> buf;
   float *kp, *dk, *dv, *qt, *dot, *qp, *dop, *dq, *st, *dst, *lse, *delta;
 
-  Workspace(int64_t d, int64_t s_k) : dp(round_up(d, kLanes)) {
+  static int64_t floats(int64_t d, int64_t s_k) {
+    const int64_t dp = round_up(d, kLanes), w = kMaxGroup * kBlockQ, ld = w + kLanes;
+    return 3 * s_k * dp + 2 * d * w + 3 * w * dp + 2 * kBlockK * ld + 2 * w;
+  }
+  Workspace(int64_t d, int64_t s_k, float* buf) : dp(round_up(d, kLanes)) {
     const int64_t w = kMaxGroup * kBlockQ, ld = w + kLanes;
-    buf.resize(3 * s_k * dp + 2 * d * w + 3 * w * dp + 2 * kBlockK * ld + 2 * w);
-    float* next = buf.data();
+    float* next = buf;
     auto take = [&](int64_t n) { return std::exchange(next, next + n); };
     kp = take(s_k * dp), dk = take(s_k * dp), dv = take(s_k * dp);
     qt = take(d * w), dot = take(d * w);
@@ -185,8 +186,11 @@ void backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tenso
   if (tasks == 0) return;
   std::atomic<int64_t> next{0};
   const int64_t workers = std::min<int64_t>(at::get_num_threads(), tasks);
-  at::parallel_for(0, workers, 1, [&](int64_t, int64_t) {
-    Workspace w(a.d, a.s_k);
+  // Workspaces are tensors so that memory accounting (the benchmark's allocator) sees them.
+  const int64_t floats = Workspace::floats(a.d, a.s_k);
+  auto scratch = torch::empty({workers, floats}, q.options().dtype(torch::kFloat32));
+  at::parallel_for(0, workers, 1, [&](int64_t slot, int64_t) {
+    Workspace w(a.d, a.s_k, scratch.data_ptr<float>() + slot * floats);
     for (int64_t t = next++; t < tasks; t = next++)
       run(a, t, w);
   });

@@ -16,7 +16,6 @@
 
 #include <atomic>
 #include <cmath>
-#include <vector>
 
 #include "ops/attention/cpu_fused_attention.h"
 #include "ops/attention/cpu_fused_attention_tile.h"
@@ -176,13 +175,17 @@ void forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor
   // result does not depend on which thread ran it.
   std::atomic<int64_t> next{0};
   const int64_t workers = std::min<int64_t>(at::get_num_threads(), tasks);
-  at::parallel_for(0, workers, 1, [&](int64_t, int64_t) {
-    std::vector<float> scratch(scratch_floats(a.d));
+  // One scratch row per worker (chunks of parallel_for are disjoint, so `slot` is unique); a
+  // tensor so that memory accounting (the benchmark's allocator) sees it.
+  const int64_t floats = scratch_floats(a.d);
+  auto scratch = torch::empty({workers, floats}, q.options().dtype(torch::kFloat32));
+  at::parallel_for(0, workers, 1, [&](int64_t slot, int64_t) {
+    float* mine = scratch.data_ptr<float>() + slot * floats;
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t group = t / q_blocks, qb = q_blocks - 1 - t % q_blocks;
       const int64_t chunk = group % chunks, bg = group / chunks;
       const int64_t b = bg / a.heads_kv, g = bg % a.heads_kv;
-      run(a, b, g, query_tile(g, n_rep, chunk, qb * kBlockQ, a.s_q), scratch.data());
+      run(a, b, g, query_tile(g, n_rep, chunk, qb * kBlockQ, a.s_q), mine);
     }
   });
 }
