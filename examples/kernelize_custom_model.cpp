@@ -28,13 +28,20 @@ TORCH_MODULE(TinyBlock);
 int main() {
   namespace fk = fusebox::kernels;
   torch::manual_seed(0);
+  // Kernels are chosen for the device the model runs on: the GPU if there is one.
+  fk::DeviceInfo device = fk::detect_device();
+  torch::Device where = device.type == fk::DeviceType::kCUDA
+                            ? torch::Device(torch::kCUDA, device.index)
+                            : torch::Device(torch::kCPU);
   TinyBlock block(64);
-  auto x = torch::randn({8, 64});
+  block->to(where);
+  auto x = torch::randn({8, 64}).to(where);
   auto reference = block(x).detach();
 
   // Same as `kernel_config: {include_kernels: auto}` in a YAML file.
   fk::KernelizeOptions options;
   options.mode = fk::KernelMode::kInference;
+  options.device = device;
   auto report = fk::apply_default_kernels(*block, "auto", options);
   std::cout << report.summary() << "\n";
   for (const auto& patch : report.applied)

@@ -13,7 +13,8 @@ for cfg in qwen3 qwen3_moe qwen3_0.6b_shape; do
   for kernels in false auto; do
     log="$out/$cfg-$kernels.log"
     "$BUILD/bin/train" --config "configs/$cfg.yaml" max_steps=$steps logging_steps=$steps \
-      eval_steps=0 eval_dataset= output_dir="$out/ckpt" kernel_config.include_kernels=$kernels \
+      eval_steps=0 eval_dataset= output_dir="$out/ckpt" overwrite_output_dir=true \
+      kernel_config.include_kernels=$kernels \
       > "$log" 2>&1
     line=$(grep "trained .* steps" "$log")
     tps=$(sed -E 's/.*\(([0-9]+) tokens\/s.*/\1/' <<<"$line")

@@ -12,6 +12,7 @@ PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   libtorch-dev libopenblas0-openmp   # OpenBLAS: 20-35x faster matmuls than the reference BLAS
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libicu-dev                         # NFC and Unicode classes for the BPE tokenizer
   googletest libgtest-dev libbenchmark-dev
 )
 

@@ -174,11 +174,12 @@ FUSEBOX_ATTENTION_BACKWARD(c10::Half, f16)
 void backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
               const torch::Tensor& out, const torch::Tensor& lse, const torch::Tensor& dout,
               double scaling, torch::Tensor& dq, torch::Tensor& dk, torch::Tensor& dv) {
-  BackwardArgs a{rows_of(q),    rows_of(k),     rows_of(v),
-                 rows_of(dout), out.data_ptr(), lse.data_ptr<float>(),
-                 dq.data_ptr(), dk.data_ptr(),  dv.data_ptr(),
-                 q.size(1),     k.size(1),      q.size(2),
-                 k.size(2),     q.size(3),      static_cast<float>(scaling)};
+  BackwardArgs a;
+  a.q = rows_of(q), a.k = rows_of(k), a.v = rows_of(v), a.dout = rows_of(dout);
+  a.out = out.data_ptr(), a.lse = lse.data_ptr<float>();
+  a.dq = dq.data_ptr(), a.dk = dk.data_ptr(), a.dv = dv.data_ptr();
+  a.heads_q = q.size(1), a.heads_kv = k.size(1), a.s_q = q.size(2), a.s_k = k.size(2);
+  a.d = q.size(3), a.scaling = static_cast<float>(scaling);
   auto run = q.scalar_type() == torch::kFloat32    ? backward_kv_head_f32
              : q.scalar_type() == torch::kBFloat16 ? backward_kv_head_bf16
                                                    : backward_kv_head_f16;

@@ -158,9 +158,11 @@ FUSEBOX_ATTENTION_FORWARD(c10::Half, f16)
 
 void forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scaling,
              torch::Tensor& out, torch::Tensor& lse) {
-  ForwardArgs a{
-      rows_of(q), rows_of(k), rows_of(v), out.data_ptr(), lse.data_ptr<float>(),      q.size(1),
-      k.size(1),  q.size(2),  k.size(2),  q.size(3),      static_cast<float>(scaling)};
+  ForwardArgs a;
+  a.q = rows_of(q), a.k = rows_of(k), a.v = rows_of(v);
+  a.out = out.data_ptr(), a.lse = lse.data_ptr<float>();
+  a.heads_q = q.size(1), a.heads_kv = k.size(1), a.s_q = q.size(2), a.s_k = k.size(2);
+  a.d = q.size(3), a.scaling = static_cast<float>(scaling);
   auto run = q.scalar_type() == torch::kFloat32    ? forward_tile_f32
              : q.scalar_type() == torch::kBFloat16 ? forward_tile_bf16
                                                    : forward_tile_f16;

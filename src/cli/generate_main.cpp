@@ -6,7 +6,10 @@
 
 #include <iostream>
 
+#include <filesystem>
+
 #include "data/byte_tokenizer.h"
+#include "data/hf_tokenizer.h"
 #include "infer/generate.h"
 #include "io/checkpoint.h"
 #include "io/hf_config.h"
@@ -60,15 +63,25 @@ int main(int argc, char** argv) {
     fb::log::info("device: ", kopts.device.describe(), ", threads: ", used_threads, ", dtype ",
                   dtype);
 
-    fb::data::ByteTokenizer tokenizer;
-    auto ids = tokenizer.encode(prompt, add_bos);
-    options.stop_ids = {tokenizer.eos_id()};
+    // The model directory's tokenizer.json when it has one (a run on text saves it there),
+    // else the byte-level tokenizer of the built-in tasks.
+    std::unique_ptr<fb::data::Tokenizer> tokenizer;
+    if (std::filesystem::exists(std::filesystem::path(model_dir) / "tokenizer.json"))
+      tokenizer = fb::data::load_hf_tokenizer(model_dir);
+    else
+      tokenizer = std::make_unique<fb::data::ByteTokenizer>();
+    fb::log::info("tokenizer: ", tokenizer->describe());
+    auto ids = tokenizer->encode(prompt);
+    if (add_bos && tokenizer->bos_id()) ids.insert(ids.begin(), *tokenizer->bos_id());
+    options.stop_ids = {tokenizer->eos_id()};
     auto result = fb::infer::generate(model, ids, options);
-    std::cout << tokenizer.decode(result.tokens) << std::endl;
-    fb::log::info("prompt ", ids.size(), " tokens; generated ", result.tokens.size(),
-                  " tokens (", result.stop_reason, "); prefill ",
-                  fb::format_duration(result.prefill_seconds), ", decode ",
-                  static_cast<int64_t>(result.decode_tokens_per_second()), " tokens/s");
+    auto shown = result.tokens;
+    if (result.stop_reason == "stop token") shown.pop_back();  // eos is not part of the text
+    std::cout << tokenizer->decode(shown) << std::endl;
+    fb::log::info("prompt ", ids.size(), " tokens; generated ", result.tokens.size(), " tokens (",
+                  result.stop_reason, "); prefill ", fb::format_duration(result.prefill_seconds),
+                  ", decode ", static_cast<int64_t>(result.decode_tokens_per_second()),
+                  " tokens/s");
     return 0;
   } catch (const fb::Error& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -26,6 +26,9 @@ const KeySet kTopLevelKeys{
      "train_dataset",
      "eval_dataset",
      "synthetic",
+     "tokenizer",
+     "text_field",
+     "packing",
      "output_dir",
      "micro_batch_size",
      "gradient_accumulation_steps",
@@ -44,8 +47,16 @@ const KeySet kTopLevelKeys{
      "logging_steps",
      "eval_steps",
      "bf16",
+     "enable_activation_checkpointing",
+     "attn_implementation",
      "threads",
-     "log_level"},
+     "log_level",
+     "save_steps",
+     "save_total_limit",
+     "resume_from_checkpoint",
+     "overwrite_output_dir",
+     "run_name",
+     "progress_bar"},
     // Nested keys written at the top level, and names from other trainers' configs.
     {{"name", "kernel_config.name"},
      {"include_kernels", "kernel_config.include_kernels"},
@@ -57,7 +68,13 @@ const KeySet kTopLevelKeys{
      {"model_name_or_path", "model"},
      {"dataset", "train_dataset"},
      {"per_device_train_batch_size", "micro_batch_size"},
-     {"lr", "learning_rate"}}};
+     {"tokenizer_name_or_path", "tokenizer"},
+     {"dataset_text_field", "text_field"},
+     {"lr", "learning_rate"},
+     {"resume", "resume_from_checkpoint"},
+     {"disable_tqdm", "progress_bar"},
+     {"flash_attn", "attn_implementation"},  // LLaMA-Factory's name
+     {"gradient_checkpointing", "enable_activation_checkpointing"}}};
 
 const KeySet kKernelConfigKeys{{"name", "include_kernels", "device", "strict"}, {}};
 const KeySet kSyntheticKeys{{"max_digits", "train_size", "eval_size"}, {}};
@@ -202,6 +219,26 @@ void read_optimization(const MappingReader& m, TrainConfig* cfg) {
   }
 }
 
+// save_steps, save_total_limit, resume_from_checkpoint, overwrite_output_dir.
+void read_checkpointing(const MappingReader& m, TrainConfig* cfg) {
+  if (Field f = m.field("save_steps")) cfg->save_steps = int_at_least(f, 0);
+  if (Field f = m.field("save_total_limit")) {
+    // null is transformers' spelling of "keep every checkpoint".
+    cfg->save_total_limit = f.is_null() ? 0 : int_at_least(f, 0);
+  }
+  if (Field f = m.field("resume_from_checkpoint")) {
+    // transformers also takes `true` for "the newest checkpoint in output_dir".
+    bool flag = false;
+    std::string v = f.is_null() ? "" : trim(f.as_string());
+    if (f.node().IsScalar() && parse_bool(v, &flag)) {
+      cfg->resume_from_checkpoint = flag ? "latest" : "";
+    } else {
+      cfg->resume_from_checkpoint = v;
+    }
+  }
+  if (Field f = m.field("overwrite_output_dir")) cfg->overwrite_output_dir = f.as_bool();
+}
+
 TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source) {
   TrainConfig cfg;
   MappingReader m(root, "", root.Mark(), kTopLevelKeys, source);
@@ -211,6 +248,13 @@ TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source
       required_string(m, "train_dataset", "a dataset such as builtin:addition", source);
   read_string(m, "eval_dataset", &cfg.eval_dataset);
   read_synthetic(m.field("synthetic"), source, &cfg.synthetic);
+  read_string(m, "tokenizer", &cfg.tokenizer);
+  if (Field f = m.field("text_field")) {
+    cfg.text_field = trim(f.as_string());
+    if (cfg.text_field.empty())
+      f.fail("expected the JSONL key that holds the text, got an empty value");
+  }
+  if (Field f = m.field("packing")) cfg.packing = f.as_bool();
   if (Field f = m.field("output_dir")) {
     cfg.output_dir = trim(f.as_string());
     if (cfg.output_dir.empty()) f.fail("expected a directory path, got an empty value");
@@ -220,6 +264,20 @@ TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source
   if (Field f = m.field("logging_steps")) cfg.logging_steps = int_at_least(f, 1);
   if (Field f = m.field("eval_steps")) cfg.eval_steps = int_at_least(f, 0);
   if (Field f = m.field("bf16")) cfg.bf16 = f.as_bool();
+  if (Field f = m.field("enable_activation_checkpointing"))
+    cfg.enable_activation_checkpointing = f.as_bool();
+  if (Field f = m.field("attn_implementation")) {
+    // LLaMA-Factory's flash_attn values too: disabled = eager; fa2 needs a kernel we lack.
+    std::string v = f.is_null() ? "" : trim(f.as_string());
+    if (v == "disabled") v = "eager";
+    if (v == "fa2")
+      f.fail(
+          "flash-attention 2 is not part of fusebox; use sdpa (libtorch's flash backend on "
+          "GPU) or auto, and the fused attention kernels through kernel_config");
+    if (v != "eager" && v != "sdpa" && v != "auto")
+      f.fail(str("expected one of eager, sdpa, auto (or disabled); got '", v, "'"));
+    cfg.attn_implementation = v;
+  }
   if (Field f = m.field("threads")) {
     int64_t n = 0;
     bool is_scalar = f.node().IsScalar();
@@ -232,6 +290,9 @@ TrainConfig read_train_config(const YAML::Node& root, const ConfigSource& source
     }
   }
   read_choice(m, "log_level", {"trace", "debug", "info", "warn", "error", "off"}, &cfg.log_level);
+  read_checkpointing(m, &cfg);
+  read_string(m, "run_name", &cfg.run_name);
+  read_choice(m, "progress_bar", {"auto", "true", "false"}, &cfg.progress_bar);
   return cfg;
 }
 

@@ -35,9 +35,15 @@ struct TrainConfig {
 
   std::string model;  // required: a config.json path (random init) or a model directory
   KernelConfig kernel_config;
-  std::string train_dataset;  // required: "builtin:addition"
+  std::string train_dataset;  // required: "builtin:addition", a *.txt or a *.jsonl file
   std::string eval_dataset;   // optional; "" = no evaluation
   SyntheticConfig synthetic;
+  // A tokenizer.json, a directory holding one, or "byte". "" = byte-level for builtin
+  // datasets, else the model directory's tokenizer.json.
+  std::string tokenizer;
+  std::string text_field = "text";  // JSONL key holding a document's text
+  // true: documents joined with eos and cut into cutoff_len rows; false: one row each.
+  bool packing = false;
   std::string output_dir = "outputs/run";
 
   int64_t micro_batch_size = 8;
@@ -56,9 +62,25 @@ struct TrainConfig {
   int64_t seed = 42;
   int64_t logging_steps = 10;
   int64_t eval_steps = 0;  // 0 = evaluate only at the end
+  // bf16 compute with fp32 master weights and optimizer state (train/master_weights.h).
   bool bf16 = false;
+  // Recompute each decoder layer's activations in the backward instead of keeping them.
+  bool enable_activation_checkpointing = false;
+  // The attention core without a kernel: eager | sdpa | auto (sdpa where libtorch has it).
+  std::string attn_implementation = "auto";
   int64_t threads = 0;  // 0 = "auto" (all cores)
   std::string log_level = "info";
+
+  // Checkpoints (output_dir/checkpoint-<step>/) and resuming.
+  int64_t save_steps = 0;        // 0 = only the final checkpoint
+  int64_t save_total_limit = 0;  // keep the newest N checkpoint-* dirs; 0 = keep all
+  // "" = start fresh; "latest" = the newest checkpoint in output_dir; else a checkpoint dir.
+  std::string resume_from_checkpoint;
+  // A fresh run refuses an output_dir that holds an earlier run's checkpoints or
+  // metrics.jsonl unless this is true (then they are deleted first).
+  bool overwrite_output_dir = false;
+  std::string run_name;               // title of loss_curve.svg; "" = output_dir's name
+  std::string progress_bar = "auto";  // auto (when stderr is a terminal) | true | false
 };
 
 // Reads and validates a YAML file, then applies dotted command-line overrides

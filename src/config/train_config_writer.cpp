@@ -46,6 +46,9 @@ std::string to_yaml(const TrainConfig& cfg) {
   out << YAML::Key << "train_size" << YAML::Value << cfg.synthetic.train_size;
   out << YAML::Key << "eval_size" << YAML::Value << cfg.synthetic.eval_size;
   out << YAML::EndMap;
+  put_string(out, "tokenizer", cfg.tokenizer);
+  put_string(out, "text_field", cfg.text_field);
+  out << YAML::Key << "packing" << YAML::Value << cfg.packing;
   put_string(out, "output_dir", cfg.output_dir);
   out << YAML::Key << "micro_batch_size" << YAML::Value << cfg.micro_batch_size;
   out << YAML::Key << "gradient_accumulation_steps" << YAML::Value
@@ -65,6 +68,9 @@ std::string to_yaml(const TrainConfig& cfg) {
   out << YAML::Key << "logging_steps" << YAML::Value << cfg.logging_steps;
   out << YAML::Key << "eval_steps" << YAML::Value << cfg.eval_steps;
   out << YAML::Key << "bf16" << YAML::Value << cfg.bf16;
+  out << YAML::Key << "enable_activation_checkpointing" << YAML::Value
+      << cfg.enable_activation_checkpointing;
+  put_string(out, "attn_implementation", cfg.attn_implementation);
   out << YAML::Key << "threads" << YAML::Value;
   if (cfg.threads == 0) {
     out << "auto";
@@ -72,6 +78,13 @@ std::string to_yaml(const TrainConfig& cfg) {
     out << cfg.threads;
   }
   put_string(out, "log_level", cfg.log_level);
+  out << YAML::Key << "save_steps" << YAML::Value << cfg.save_steps;
+  out << YAML::Key << "save_total_limit" << YAML::Value << cfg.save_total_limit;
+  put_string(out, "resume_from_checkpoint", cfg.resume_from_checkpoint);
+  out << YAML::Key << "overwrite_output_dir" << YAML::Value << cfg.overwrite_output_dir;
+  put_string(out, "run_name", cfg.run_name);
+  // Unquoted: read back through the same choice check as the file's own value.
+  out << YAML::Key << "progress_bar" << YAML::Value << cfg.progress_bar;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

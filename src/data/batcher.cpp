@@ -88,11 +88,13 @@ Batch Batcher::next() {
   const std::size_t total = static_cast<std::size_t>(batch_size_ * seq_len);
   batch.input_ids.assign(total, pad_id_);
   batch.labels.assign(total, kIgnoreIndex);
+  batch.attention_mask.assign(total, 0);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const Example& ex = rows[r];
     const std::size_t offset = r * static_cast<std::size_t>(seq_len);
     std::copy(ex.input_ids.begin(), ex.input_ids.end(), batch.input_ids.begin() + offset);
     std::copy(ex.labels.begin(), ex.labels.end(), batch.labels.begin() + offset);
+    std::fill_n(batch.attention_mask.begin() + offset, ex.input_ids.size(), 1);
     batch.num_label_tokens += std::count_if(ex.labels.begin() + 1, ex.labels.end(),
                                             [](int64_t label) { return label != kIgnoreIndex; });
   }

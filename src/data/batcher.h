@@ -16,6 +16,9 @@ struct Batch {
   int64_t seq_len = 0;
   std::vector<int64_t> input_ids;  // [batch_size * seq_len], padding = the batcher's pad_id
   std::vector<int64_t> labels;     // [batch_size * seq_len], kIgnoreIndex on padding
+  // [batch_size * seq_len]: 1 on real tokens, 0 on padding. Padding cannot be told from the
+  // ids, since a tokenizer's pad may be its eos (Qwen pads with <|endoftext|>).
+  std::vector<int64_t> attention_mask;
   // Labels that become loss targets once the model shifts them: labels[r][t] !=
   // kIgnoreIndex for t >= 1 (labels[r][0] is never predicted). The trainer divides the summed
   // loss of a gradient-accumulation step by the total of these, not by a per-batch mean.

@@ -1,5 +1,7 @@
 #include "data/byte_tokenizer.h"
 
+#include "util/strings.h"
+
 namespace fusebox::data {
 
 std::vector<int64_t> ByteTokenizer::encode(const std::string& text, bool add_bos,
@@ -22,6 +24,14 @@ std::string ByteTokenizer::decode(const std::vector<int64_t>& ids) const {
     if (is_byte(id)) text.push_back(static_cast<char>(static_cast<unsigned char>(id)));
   }
   return text;
+}
+
+std::vector<SpecialToken> ByteTokenizer::special_tokens() const {
+  return {{"<bos>", kBosId}, {"<eos>", kEosId}, {"<pad>", kPadId}};
+}
+
+std::string ByteTokenizer::describe() const {
+  return str("byte-level (", kVocabSize, " ids)");
 }
 
 }  // namespace fusebox::data

@@ -1,5 +1,5 @@
-// The dataset interface the batcher and the trainer see, and the factory that turns a
-// config's dataset spec ("builtin:addition") into one.
+// The dataset interface the batcher and the trainer see, and the factory for the built-in
+// datasets ("builtin:addition"). Text and JSONL files are token_dataset.h.
 #pragma once
 
 #include <cstddef>
@@ -38,8 +38,11 @@ struct SyntheticOptions {
   uint64_t seed = 42;
 };
 
+// Specs that start with "builtin:" name a dataset fusebox generates; anything else is a file.
+bool is_builtin_dataset(const std::string& spec);
+
 // "builtin:addition" -> AdditionDataset. Anything else throws DataError naming the
-// supported specs (text/JSONL datasets come later).
+// supported specs.
 std::unique_ptr<Dataset> make_dataset(const std::string& spec, Split split,
                                       const SyntheticOptions& options);
 

@@ -41,6 +41,13 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// model.safetensors, model.safetensors.index.json or a shard (model-00001-of-00002.safetensors).
+bool is_weights_file(const std::string& name) {
+  if (name == kSafetensorsSingleName || name == kSafetensorsIndexName) return true;
+  return name.rfind("model-", 0) == 0 && ends_with(name, ".safetensors") &&
+         name.find("-of-") != std::string::npos;
+}
+
 // Replacing `dir` deletes it: only do that to an empty directory or one that looks like a
 // model directory, never to whatever a mistyped path happens to name.
 void check_replaceable(const std::string& target) {
@@ -160,11 +167,45 @@ void save_hf_checkpoint(const model::Qwen3ForCausalLM& model, const std::string&
   std::string config_path = (fs::path(staged.path()) / kConfigName).string();
   write_file_durably(config_path, hf_config_to_json(config, hf_dtype_name(dtype)));
   if (options.after_file_written) options.after_file_written(config_path);
+  if (options.write_extra_files) options.write_extra_files(staged.path());
   staged.commit();
   size_t shards = files.size() > 1 ? files.size() - 1 : 1;  // less the index
   log::info("saved ", tensors.size(), " tensors (", format_bytes(static_cast<double>(total_bytes)),
             ", ", hf_dtype_name(dtype), ", ", shards, shards == 1 ? " file" : " shards", ") to ",
             staged.target());
+}
+
+void publish_hf_model(const std::string& from, const std::string& to) {
+  find_model_weights(from);  // a clear error when `from` is no model directory
+  std::vector<std::string> weights;
+  for (const auto& entry : fs::directory_iterator(from)) {
+    std::string name = entry.path().filename().string();
+    if (is_weights_file(name)) weights.push_back(name);
+  }
+  // Shards before the index that names them; config.json last, as a save writes them.
+  std::sort(weights.begin(), weights.end(), [](const std::string& a, const std::string& b) {
+    return (a == kSafetensorsIndexName) < (b == kSafetensorsIndexName) ||
+           ((a == kSafetensorsIndexName) == (b == kSafetensorsIndexName) && a < b);
+  });
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  if (ec) throw DataError(str("cannot create directory '", to, "': ", ec.message()));
+  for (const auto& name : weights)
+    replace_file_with((fs::path(from) / name).string(), (fs::path(to) / name).string());
+  replace_file_with((fs::path(from) / kConfigName).string(), (fs::path(to) / kConfigName).string());
+  // The tokenizer travels with the model, so `generate --model output_dir` decodes with it.
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
+    if (fs::exists(fs::path(from) / name, ec))
+      replace_file_with((fs::path(from) / name).string(), (fs::path(to) / name).string());
+  }
+  for (const auto& entry : fs::directory_iterator(to)) {
+    std::string name = entry.path().filename().string();
+    if (is_weights_file(name) && std::find(weights.begin(), weights.end(), name) == weights.end()) {
+      fs::remove(entry.path(), ec);
+      if (ec) log::warn("could not remove the stale weights file '", entry.path().string(), "'");
+    }
+  }
+  fsync_directory(to);
 }
 
 void load_hf_weights(model::Qwen3ForCausalLM& model, const std::string& dir) {

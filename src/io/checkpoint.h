@@ -22,6 +22,10 @@ struct CheckpointSaveOptions {
   // Called with each file's path once it is written into the staging directory. Tests throw
   // from it (or _exit) to check that a failed save leaves the previous checkpoint intact.
   std::function<void(const std::string& path)> after_file_written;
+  // Called with the staging directory once the model files are in it, before the commit:
+  // a training checkpoint writes its optimizer and trainer state there, so that they appear
+  // together with the weights or not at all.
+  std::function<void(const std::string& staging_dir)> write_extra_files;
 };
 
 // Writes config.json and the weights into `dir`, atomically: everything goes into
@@ -32,6 +36,15 @@ struct CheckpointSaveOptions {
 // mistyped path must not delete someone's data. Throws fusebox::DataError.
 void save_hf_checkpoint(const model::Qwen3ForCausalLM& model, const std::string& dir,
                         const CheckpointSaveOptions& options = {});
+
+// Puts the model files of the model directory `from` (config.json and the weights, single
+// or sharded) into the directory `to`, leaving its other files alone: the final model of a
+// run goes into output_dir beside its checkpoint-* directories, which a whole-directory
+// replace would delete. Each file is hard-linked (copied where links fail) to a temporary
+// name and renamed over its target, config.json last, so every file is whole at any time;
+// weight files of an earlier save that the new set does not have (other shards) are removed.
+// `from` should be a complete, committed directory. Throws DataError.
+void publish_hf_model(const std::string& from, const std::string& to);
 
 // Copies the weights in `dir` (model.safetensors or a sharded index) into `model`'s
 // parameters of the same names, converted to each parameter's dtype and device. Every

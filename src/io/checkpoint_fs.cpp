@@ -12,6 +12,7 @@
 
 #include "util/error.h"
 #include "util/log.h"
+#include "util/remove_tree.h"
 #include "util/strings.h"
 
 namespace fusebox::io {
@@ -45,7 +46,7 @@ bool exchange_paths(const std::string& a, const std::string& b) {
 // old directory behind, which is worth a warning, not an exception.
 void remove_quietly(const std::string& path) {
   std::error_code ec;
-  fs::remove_all(path, ec);
+  ec = ::fusebox::remove_tree(path);
   if (ec) log::warn("could not remove '", path, "': ", ec.message(), "; remove it by hand");
 }
 
@@ -100,6 +101,32 @@ void fsync_directory(const std::string& path) {
   if (rc != 0) throw DataError(os_error("fsync directory", path));
 }
 
+void replace_file_with(const std::string& source, const std::string& target) {
+  std::string temporary = str(target, ".tmp-", ::getpid());
+  std::error_code ec;
+  fs::remove(temporary, ec);
+  if (::link(source.c_str(), temporary.c_str()) != 0) {
+    // EXDEV (another filesystem), EPERM (links not allowed) and the like: copy instead.
+    fs::copy_file(source, temporary, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      fs::remove(temporary);
+      throw DataError(str("cannot copy '", source, "' to '", temporary, "': ", ec.message()));
+    }
+    int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+    bool synced = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!synced) {
+      fs::remove(temporary, ec);
+      throw DataError(os_error("fsync", temporary));
+    }
+  }
+  if (std::rename(temporary.c_str(), target.c_str()) != 0) {
+    std::string reason = std::strerror(errno);
+    fs::remove(temporary, ec);
+    throw DataError(str("cannot rename '", temporary, "' to '", target, "': ", reason));
+  }
+}
+
 std::string normalize_target_directory(const std::string& target) {
   fs::path t = fs::path(target).lexically_normal();
   if (!t.empty() && t.filename().empty()) t = t.parent_path();  // "out/ckpt/" -> "out/ckpt"
@@ -125,7 +152,7 @@ StagedDirectory::StagedDirectory(const std::string& target)
         str("cannot save a checkpoint to '", target_, "': it exists and is not a directory"));
   fs::create_directories(parent_, ec);
   if (ec) throw DataError(str("cannot create directory '", parent_, "': ", ec.message()));
-  fs::remove_all(staging_, ec);  // stale: a crashed process that had our pid
+  ec = ::fusebox::remove_tree(staging_);  // stale: a crashed process that had our pid
   if (!fs::create_directory(staging_, ec) || ec) {
     throw DataError(str("cannot create staging directory '", staging_,
                         "': ", ec ? ec.message() : "it already exists"));
@@ -135,7 +162,7 @@ StagedDirectory::StagedDirectory(const std::string& target)
 StagedDirectory::~StagedDirectory() {
   if (!committed_) {
     std::error_code ec;
-    fs::remove_all(staging_, ec);
+    ec = ::fusebox::remove_tree(staging_);
   }
 }
 
@@ -156,7 +183,7 @@ void StagedDirectory::commit(CommitMode mode) {
     return;
   }
   std::string aside = str(target_, ".old-", ::getpid());
-  fs::remove_all(aside, ec);
+  ec = ::fusebox::remove_tree(aside);
   rename_or_throw(target_, aside);
   if (std::rename(staging_.c_str(), target_.c_str()) != 0) {
     std::string reason = std::strerror(errno);

@@ -33,6 +33,11 @@ void write_file_durably(const std::string& path, const std::string& text);
 // fsyncs a directory, so that the entries created or renamed in it survive a power cut.
 void fsync_directory(const std::string& path);
 
+// Gives `target` the contents of the finished file `source` in one step: a hard link to
+// `source` (a fsynced copy where the filesystem cannot link) under a temporary name beside
+// `target`, renamed over it. `target` is never partial; its directory is not fsynced here.
+void replace_file_with(const std::string& source, const std::string& target);
+
 // `target` as a directory path without a trailing separator ("out/ckpt/" -> "out/ckpt").
 // Throws DataError when it names no directory of its own ("", ".", "..", "out/..").
 std::string normalize_target_directory(const std::string& target);

@@ -52,8 +52,8 @@ torch::Tensor sdpa_causal_attention(const torch::Tensor& q, const torch::Tensor&
 #endif
 #else
   (void)q, (void)k, (void)v, (void)scaling;
-  throw ConfigError(str("attn_implementation 'sdpa' is not available with libtorch ",
-                        TORCH_VERSION));
+  throw ConfigError(
+      str("attn_implementation 'sdpa' is not available with libtorch ", TORCH_VERSION));
 #endif
 }
 

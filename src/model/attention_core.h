@@ -26,8 +26,7 @@ struct AttentionLayer {
   // the Sq queries at the LAST Sq of the Sk key positions (Sq == Sk in training; Sq < Sk when
   // decoding with a KV cache). Returns [B, Hq, Sq, D] in q's dtype.
   using Forward = torch::Tensor (*)(const AttentionCoreImpl& layer, const torch::Tensor& q,
-                                    const torch::Tensor& k, const torch::Tensor& v,
-                                    double scaling);
+                                    const torch::Tensor& k, const torch::Tensor& v, double scaling);
 };
 
 enum class AttentionImplementation { kEager, kSdpa };

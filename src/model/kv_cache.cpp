@@ -9,8 +9,8 @@ KVCache::KVCache(const Qwen3Config& c, int64_t batch, int64_t max_length,
                  const torch::TensorOptions& options)
     : max_length_(max_length) {
   if (batch < 1 || max_length < 1)
-    throw Error(str("KV cache: batch (", batch, ") and max_length (", max_length,
-                    ") must be at least 1"));
+    throw Error(
+        str("KV cache: batch (", batch, ") and max_length (", max_length, ") must be at least 1"));
   layers_.resize(static_cast<std::size_t>(c.num_hidden_layers));
   for (auto& l : layers_) {
     l.keys = torch::empty({batch, c.num_key_value_heads, max_length, c.head_dim}, options);

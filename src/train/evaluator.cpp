@@ -69,8 +69,11 @@ EvalResult evaluate(model::Qwen3ForCausalLM& model, const data::Dataset& dataset
       ids.push_back(ex.input_ids);
       labels.push_back(ex.labels);
     }
-    for (size_t i = 0; i < ids.size(); ++i) {  // right padding; pad labels never count
-      ids[i].resize(len, data::ByteTokenizer::kPadId);
+    // Right padding; pad labels never count, and under the causal mask no real position sees
+    // a pad, so any id does: 0 is in every vocabulary (a tokenizer's pad id may not be in a
+    // model smaller than the byte tokenizer's 259 ids).
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ids[i].resize(len, 0);
       labels[i].resize(len, model::kIgnoreIndex);
     }
     auto label_t = rows_to_tensor(labels).to(device);

@@ -13,19 +13,19 @@ MasterWeights::MasterWeights(torch::nn::Module& model, torch::ScalarType compute
   for (const auto& p : model.named_parameters()) {
     model_params_.push_back(p.value());
     if (!enabled_) {
-      optimizer_params_.emplace_back(p.key(), p.value());
+      optimizer_params_.insert(p.key(), p.value());
       continue;
     }
     // detach().clone(): a leaf of its own, not a view of the parameter that is cast below.
     auto master = p.value().detach().to(torch::kFloat32).clone().requires_grad_(true);
-    optimizer_params_.emplace_back(p.key(), master);
+    optimizer_params_.insert(p.key(), master);
   }
   if (enabled_) model.to(compute_dtype);
 }
 
 void MasterWeights::zero_gradients() {
-  for (auto& [name, t] : optimizer_params_) {
-    (void)name;
+  for (auto& item : optimizer_params_) {
+    auto& t = item.value();
     if (t.grad().defined()) t.mutable_grad().zero_();
   }
   if (!enabled_) return;
@@ -39,7 +39,7 @@ void MasterWeights::accumulate_gradients() {
   for (std::size_t i = 0; i < model_params_.size(); ++i) {
     auto& p = model_params_[i];
     if (!p.grad().defined()) continue;
-    auto& master = optimizer_params_[i].second;
+    auto& master = optimizer_params_[i].value();
     if (master.grad().defined())
       master.mutable_grad().add_(p.grad().to(torch::kFloat32));
     else
@@ -52,7 +52,7 @@ void MasterWeights::copy_masters_to_model() {
   if (!enabled_) return;
   torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < model_params_.size(); ++i)
-    model_params_[i].copy_(optimizer_params_[i].second);
+    model_params_[i].copy_(optimizer_params_[i].value());
 }
 
 void MasterWeights::swap_in_masters(bool masters) {
@@ -61,7 +61,7 @@ void MasterWeights::swap_in_masters(bool masters) {
     parked_.clear();
     for (std::size_t i = 0; i < model_params_.size(); ++i) {
       parked_.push_back(model_params_[i].data());
-      model_params_[i].set_data(optimizer_params_[i].second.data());
+      model_params_[i].set_data(optimizer_params_[i].value().data());
     }
   } else {
     for (std::size_t i = 0; i < model_params_.size() && i < parked_.size(); ++i)

@@ -28,7 +28,7 @@ class MasterWeights {
 
   // What the optimizer steps and checkpoints store: (name, tensor) in the model's parameter
   // order -- the fp32 masters when enabled, else the model's parameters themselves.
-  const std::vector<std::pair<std::string, torch::Tensor>>& optimizer_parameters() const {
+  const torch::OrderedDict<std::string, torch::Tensor>& optimizer_parameters() const {
     return optimizer_params_;
   }
 
@@ -60,7 +60,7 @@ class MasterWeights {
   torch::ScalarType compute_dtype_;
   bool enabled_;
   std::vector<torch::Tensor> model_params_;  // same order as optimizer_params_
-  std::vector<std::pair<std::string, torch::Tensor>> optimizer_params_;
+  torch::OrderedDict<std::string, torch::Tensor> optimizer_params_;
   std::vector<torch::Tensor> parked_;  // the compute-dtype data while masters are swapped in
 };
 

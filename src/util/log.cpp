@@ -4,12 +4,21 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdio>
+#include <mutex>
 #include <stdexcept>
 
 namespace fusebox::log {
 namespace {
 
 std::atomic<Level> g_level{Level::kInfo};
+
+// Guards the status line and orders it against log lines; spdlog's own mutex only covers
+// the log line itself.
+std::mutex g_status_mutex;
+std::string g_status;  // "" = no status line shown
+
+constexpr const char* kEraseLine = "\r\033[K";
 
 spdlog::logger& logger() {
   // stderr keeps stdout free for machine-readable output (kernels list --json, score).
@@ -64,7 +73,32 @@ bool enabled(Level level) {
 }
 
 void write(Level level, const std::string& message) {
+  std::lock_guard<std::mutex> lock(g_status_mutex);
+  if (g_status.empty()) {
+    logger().log(to_spdlog(level), message);
+    return;
+  }
+  std::fputs(kEraseLine, stderr);
   logger().log(to_spdlog(level), message);
+  logger().flush();
+  std::fputs(g_status.c_str(), stderr);
+  std::fflush(stderr);
+}
+
+void set_status_line(const std::string& line) {
+  std::lock_guard<std::mutex> lock(g_status_mutex);
+  g_status = line;
+  std::fputs(kEraseLine, stderr);
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+}
+
+void clear_status_line() {
+  std::lock_guard<std::mutex> lock(g_status_mutex);
+  if (g_status.empty()) return;
+  g_status.clear();
+  std::fputs(kEraseLine, stderr);
+  std::fflush(stderr);
 }
 
 }  // namespace fusebox::log

@@ -20,6 +20,13 @@ bool enabled(Level level);
 
 void write(Level level, const std::string& message);
 
+// A status line (the terminal progress bar) kept under the log on stderr: every log line
+// first erases it and then draws it again below itself, so log lines and the bar never share
+// a line. For terminals only: it is drawn with '\r' and an erase-line escape.
+void set_status_line(const std::string& line);
+// Erases the status line and stops redrawing it (call before the program's last words).
+void clear_status_line();
+
 template <typename... Args>
 void trace(const Args&... args) {
   if (enabled(Level::kTrace)) write(Level::kTrace, fusebox::str(args...));

@@ -31,7 +31,12 @@ struct Runner {
 };
 
 struct BenchCase {
-  std::string name;       // "rmsnorm", "swiglu_act", ...
+  std::string name;  // "rmsnorm", "swiglu_act", "cuda_rope", ...
+  // Where the case runs. CUDA cases (cases/bench_cuda_*.cpp, built only with a CUDA libtorch)
+  // are timed with CUDA events on the current stream, with the L2 cache flushed before each
+  // run, and measured against the GPU's device-to-device copy bandwidth; their memory is the
+  // CUDA caching allocator's. Runner closures must leave all their work on that stream.
+  c10::DeviceType device = c10::DeviceType::CPU;
   std::string layer;      // the layer kind: "RMSNorm", "MLP", "RoPE"
   std::string kernel_id;  // the registered kernel measured against the reference
   std::string shape;      // human-readable: "4096x1024"

@@ -8,6 +8,9 @@
 #include <functional>
 
 #include "bench/bench_memory.h"
+#ifdef FUSEBOX_WITH_CUDA
+#include "bench/bench_cuda.h"
+#endif
 
 namespace fusebox::bench {
 namespace {
@@ -70,17 +73,68 @@ PassResult time_pass(const std::function<void()>& run, const MeasureOptions& o) 
   return r;
 }
 
+#ifdef FUSEBOX_WITH_CUDA
+// time_pass for a CUDA case: CUDA events instead of the wall clock, the L2 flushed instead of
+// the CPU cache, the caching allocator's bytes instead of the CPU allocator's (bench_cuda.h).
+PassResult time_cuda_pass(const std::function<void()>& run, const MeasureOptions& o) {
+  PassResult r;
+  try {
+    for (int i = 0; i < o.warmup; ++i) {
+      run();
+    }
+    for (int i = 0; i < std::max(o.runs, 1); ++i) {
+      if (o.flush_cache) cuda::flush_l2();
+      r.runs_ms.push_back(cuda::time_ms(run));
+    }
+    r.median_ms = median(r.runs_ms);
+    r.min_ms = *std::min_element(r.runs_ms.begin(), r.runs_ms.end());
+    cuda::synchronize();
+    int64_t base = cuda::live_bytes();
+    cuda::reset_peak();
+    run();
+    cuda::synchronize();
+    r.peak_added_mb = static_cast<double>(cuda::peak_bytes() - base) / kMB;
+    r.ok = true;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    r.error = r.error.substr(0, r.error.find('\n'));
+  }
+  return r;
+}
+#endif
+
+// The bytes and the timing method of a case's device.
+struct Meter {
+  PassResult (*time)(const std::function<void()>&, const MeasureOptions&) = &time_pass;
+  int64_t (*live_bytes)() = &live_tensor_bytes;
+};
+
+Meter meter_for(const BenchCase& c) {
+  Meter m;
+  if (c.device == c10::DeviceType::CUDA) {
+#ifdef FUSEBOX_WITH_CUDA
+    m.time = &time_cuda_pass;
+    m.live_bytes = &cuda::live_bytes;
+#else
+    throw std::runtime_error("this build has no CUDA (FUSEBOX_CUDA)");
+#endif
+  }
+  return m;
+}
+
 SideResult measure_side(const BenchCase& c, bool use_kernel, const MeasureOptions& o) {
   SideResult side;
   Runner runner;
+  Meter meter;
   try {
+    meter = meter_for(c);
     runner = c.make(use_kernel);
   } catch (const std::exception& e) {
     side.forward.error = side.forward_backward.error = e.what();
     return side;
   }
-  side.forward = time_pass(runner.forward, o);
-  side.forward_backward = time_pass(
+  side.forward = meter.time(runner.forward, o);
+  side.forward_backward = meter.time(
       [&] {
         auto backward = runner.train_forward();
         backward();
@@ -88,9 +142,9 @@ SideResult measure_side(const BenchCase& c, bool use_kernel, const MeasureOption
       o);
   if (side.forward_backward.ok) {
     // What a training forward keeps alive until its backward: outputs and saved tensors.
-    int64_t base = live_tensor_bytes();
+    int64_t base = meter.live_bytes();
     auto backward = runner.train_forward();
-    side.forward_backward.kept_mb = static_cast<double>(live_tensor_bytes() - base) / kMB;
+    side.forward_backward.kept_mb = static_cast<double>(meter.live_bytes() - base) / kMB;
     backward();
   }
   return side;
@@ -132,6 +186,17 @@ Bandwidth measure_bandwidth(double buffer_mb, const MeasureOptions& options) {
   bw.copy_gbs = warm.ok ? bytes / (warm.min_ms * 1e-3) / 1e9 : 0;
   bw.fresh_copy_gbs = fresh.ok ? bytes / (fresh.min_ms * 1e-3) / 1e9 : 0;
   return bw;
+}
+
+void measure_cuda_bandwidth(Bandwidth* bw, double buffer_mb, const MeasureOptions& options) {
+#ifdef FUSEBOX_WITH_CUDA
+  bw->gpu = cuda::device_description();
+  if (bw->gpu.empty()) return;
+  bw->cuda_buffer_mb = buffer_mb;
+  bw->cuda_copy_gbs = cuda::copy_gbs(buffer_mb, std::max(options.warmup, 1), options.runs);
+#else
+  (void)bw, (void)buffer_mb, (void)options;
+#endif
 }
 
 }  // namespace fusebox::bench

@@ -51,8 +51,20 @@ struct Bandwidth {
   // src.clone(): the same copy into a fresh allocation, page faults included, as every
   // kernel's freshly allocated outputs pay them (glibc mmaps blocks above 32 MB).
   double fresh_copy_gbs = 0;
+  // The GPU (CUDA cases): dst.copy_(src) device to device into a warm buffer, read + write
+  // counted, fastest run, timed with CUDA events -- the floor of the CUDA cases.
+  std::string gpu;  // empty: not measured
+  double cuda_buffer_mb = 0;
+  double cuda_copy_gbs = 0;
+
+  // The copy bandwidth a case's floor is measured against.
+  double floor_gbs(c10::DeviceType device) const {
+    return device == c10::DeviceType::CUDA ? cuda_copy_gbs : copy_gbs;
+  }
 };
 
 Bandwidth measure_bandwidth(double buffer_mb, const MeasureOptions& options);
+// Fills the GPU fields of *bw (nothing without a CUDA build or a visible GPU).
+void measure_cuda_bandwidth(Bandwidth* bw, double buffer_mb, const MeasureOptions& options);
 
 }  // namespace fusebox::bench

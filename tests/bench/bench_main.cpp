@@ -1,10 +1,12 @@
-// fusebox_bench: every CPU kernel against its reference forward, forward and forward+backward,
-// with the memory floor measured on this machine in the same run. Prints a table; --json
-// writes everything. See docs/BENCHMARKS.md for the method and the latest numbers.
+// fusebox_bench: every kernel against its reference forward, forward and forward+backward,
+// with the memory floor measured on this machine in the same run: CPU cases, and in a CUDA
+// build the cuda_* cases on the GPU. Prints a table; --json writes everything. See
+// docs/BENCHMARKS.md for the method and the latest numbers.
 //
 //   fusebox_bench                    # full shapes from the issue (a few minutes on 2 cores)
 //   fusebox_bench --quick            # under a minute
 //   fusebox_bench --filter rope --dtypes fp32,bf16,fp16 --json out.json
+//   fusebox_bench --device cuda --dtypes bf16 --json gpu.json   # the GPU cases only
 //   fusebox_bench --quick --check    # smoke test: every case ran (nothing timing-related)
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -66,15 +68,18 @@ bool all_measured(const std::vector<CaseResult>& results) {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"fusebox_bench: fused CPU kernels vs their reference forwards"};
+  CLI::App app{"fusebox_bench: fused kernels vs their reference forwards"};
   bool quick = false, check = false;
-  std::string json_path, filter, dtypes = "fp32,bf16", malloc_mode = "default";
+  std::string json_path, filter, dtypes = "fp32,bf16", malloc_mode = "default", device = "all";
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   MeasureOptions options;
   app.add_flag("--quick", quick, "smaller heavy shapes and fewer runs: under a minute");
   app.add_flag("--check", check, "exit non-zero unless every case ran (no timing assertions)");
   app.add_option("--json", json_path, "write every result to this file");
   app.add_option("--filter", filter, "only cases whose name contains this");
+  app.add_option("--device", device, "only the cases of this device: cpu, cuda or all")
+      ->check(CLI::IsMember({"cpu", "cuda", "all"}))
+      ->capture_default_str();
   app.add_option("--dtypes", dtypes, "comma-separated: fp32,bf16,fp16")->capture_default_str();
   app.add_option("--malloc", malloc_mode,
                  "default | no-mmap (reuse freed heap blocks) | hugepage (MADV_HUGEPAGE >= 4 MB)")
@@ -99,15 +104,26 @@ int run(int argc, char** argv) {
   MachineInfo machine = describe_machine();
   machine.malloc_mode = malloc_mode;
 
-  Bandwidth bw = measure_bandwidth(quick ? 128 : 512, options);
-  std::vector<CaseResult> results;
+  std::vector<BenchCase> cases;
+  bool any_cpu = false, any_cuda = false;
   for (const auto& [group, factory] : case_factories()) {
-    for (const BenchCase& c : factory(config)) {
+    for (BenchCase& c : factory(config)) {
+      const bool cuda = c.device == c10::DeviceType::CUDA;
       if (!filter.empty() && c.name.find(filter) == std::string::npos) continue;
-      std::cerr << "measuring " << c.name << " " << c.shape << " " << c10::toString(c.dtype)
-                << "...\n";
-      results.push_back(measure_case(c, options));
+      if (device != "all" && (device == "cuda") != cuda) continue;
+      (cuda ? any_cuda : any_cpu) = true;
+      cases.push_back(std::move(c));
     }
+  }
+  // Each device's floor is measured only when one of its cases runs.
+  Bandwidth bw;
+  if (any_cpu) bw = measure_bandwidth(quick ? 128 : 512, options);
+  if (any_cuda) measure_cuda_bandwidth(&bw, 1024, options);
+  std::vector<CaseResult> results;
+  for (const BenchCase& c : cases) {
+    std::cerr << "measuring " << c.name << " " << c.shape << " " << c10::toString(c.dtype)
+              << "...\n";
+    results.push_back(measure_case(c, options));
   }
   machine.loadavg_end = read_loadavg();
   print_table(std::cout, machine, bw, options, results);

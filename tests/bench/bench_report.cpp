@@ -84,7 +84,8 @@ PassSummary summarize(const CaseResult& r, bool backward, const Bandwidth& bw) {
   double flops = backward ? r.spec.forward_backward_flops : r.spec.forward_flops;
   PassSummary s;
   if (ref.ok && ker.ok) s.speedup = ref.median_ms / ker.median_ms;
-  if (bytes > 0 && bw.copy_gbs > 0) s.floor_ms = bytes / (bw.copy_gbs * 1e9) * 1e3;
+  const double floor_gbs = bw.floor_gbs(r.spec.device);
+  if (bytes > 0 && floor_gbs > 0) s.floor_ms = bytes / (floor_gbs * 1e9) * 1e3;
   if (ker.ok) {
     s.kernel_gbs = bytes / (ker.median_ms * 1e-3) / 1e9;
     s.of_floor = s.floor_ms / ker.median_ms;
@@ -103,7 +104,14 @@ void print_table(std::ostream& out, const MachineInfo& m, const Bandwidth& bw,
       << (options.flush_cache ? "flushed" : "not flushed") << " before each\n"
       << format("copy bandwidth (%.0f MB, read+write, fastest run): ", bw.buffer_mb)
       << format("%.1f GB/s into a warm buffer, ", bw.copy_gbs)
-      << format("%.1f GB/s into a fresh allocation\n\n", bw.fresh_copy_gbs);
+      << format("%.1f GB/s into a fresh allocation\n", bw.fresh_copy_gbs);
+  if (!bw.gpu.empty()) {
+    out << "gpu: " << bw.gpu << ", device-to-device copy (" << format("%.0f MB", bw.cuda_buffer_mb)
+        << ", read+write, fastest run): " << format("%.1f GB/s", bw.cuda_copy_gbs)
+        << "; cuda_* cases: CUDA-event times, L2 flushed before each run, floor% against this "
+           "copy, memory from the CUDA caching allocator\n";
+  }
+  out << "\n";
   char line[400];
   std::snprintf(line, sizeof line, "%-26s %-4s %-7s %8s %8s %7s %7s %6s %6s %7s %11s %11s\n",
                 "case", "type", "pass", "ref ms", "kern ms", "speedup", "MB", "GB/s", "floor%",
@@ -164,6 +172,11 @@ void write_json(const std::string& path, const MachineInfo& m, const Bandwidth& 
   doc["bandwidth"] = {{"buffer_mb", bw.buffer_mb},
                       {"copy_gbs", bw.copy_gbs},
                       {"fresh_copy_gbs", bw.fresh_copy_gbs}};
+  if (!bw.gpu.empty()) {
+    doc["gpu"] = {{"device", bw.gpu},
+                  {"copy_buffer_mb", bw.cuda_buffer_mb},
+                  {"device_copy_gbs", bw.cuda_copy_gbs}};
+  }
   doc["options"] = {
       {"warmup", options.warmup}, {"runs", options.runs}, {"flush_cache", options.flush_cache}};
   doc["cases"] = nlohmann::json::array();
@@ -173,6 +186,7 @@ void write_json(const std::string& path, const MachineInfo& m, const Bandwidth& 
                         {"kernel_id", r.spec.kernel_id},
                         {"shape", r.spec.shape},
                         {"dtype", dtype_name(r.spec.dtype)},
+                        {"device", r.spec.device == c10::DeviceType::CUDA ? "cuda" : "cpu"},
                         {"heavy", r.spec.heavy}};
     for (bool backward : {false, true}) {
       const char* key = backward ? "forward_backward" : "forward";

@@ -26,12 +26,16 @@ TEST(MasterWeights, Bf16ModelWithFp32Masters) {
   for (const auto& p : model->parameters())
     EXPECT_EQ(p.scalar_type(), torch::kBFloat16);
   ASSERT_EQ(mw.optimizer_parameters().size(), model->parameters().size());
-  for (const auto& [name, master] : mw.optimizer_parameters()) {
+  for (const auto& item : mw.optimizer_parameters()) {
+    const auto& name = item.key();
+    const auto& master = item.value();
     EXPECT_EQ(master.scalar_type(), torch::kFloat32) << name;
     EXPECT_TRUE(master.is_leaf() && master.requires_grad()) << name;
   }
   // The masters hold the fp32 values exactly, not their bf16 rounding.
-  for (const auto& [name, master] : mw.optimizer_parameters()) {
+  for (const auto& item : mw.optimizer_parameters()) {
+    const auto& name = item.key();
+    const auto& master = item.value();
     if (name == "model.layers.0.self_attn.q_proj.weight") {
       EXPECT_TRUE(torch::equal(master, q_before));
     } else if (name == "model.norm.weight") {
@@ -71,7 +75,8 @@ TEST(MasterWeights, GradientsAccumulateInFp32) {
       EXPECT_FALSE(p.grad().defined());  // cleared: the next micro-batch starts from zero
   }
   for (std::size_t i = 0; i < expected.size(); ++i) {
-    const auto& [name, master] = mw.optimizer_parameters()[i];
+    const auto& name = mw.optimizer_parameters()[i].key();
+    const auto& master = mw.optimizer_parameters()[i].value();
     EXPECT_TRUE(all_close(master.grad(), expected[i], {0, 0}, name));
   }
 }
@@ -84,7 +89,7 @@ TEST(MasterWeights, Bf16TrainingTracksFp32) {
     train::MasterWeights mw(*model, dtype);
     std::vector<torch::Tensor> params;
     for (const auto& np : mw.optimizer_parameters())
-      params.push_back(np.second);
+      params.push_back(np.value());
     torch::optim::AdamW opt(params, torch::optim::AdamWOptions(3e-3));
     auto ids = torch::randint(97, {4, 16}, torch::kInt64);
     std::vector<double> losses;

@@ -18,7 +18,9 @@ config::TrainConfig short_run(const std::string& include_kernels) {
       root + "/configs/qwen3.yaml",
       {"max_steps=40", "warmup_steps=5", "logging_steps=20", "eval_steps=0",
        "eval_dataset=", "synthetic.train_size=2000", "micro_batch_size=32",
-       "kernel_config.include_kernels=" + include_kernels, "log_level=warn",
+       // Pinned to the CPU: on a GPU machine `auto` would train on CUDA with CUDA kernels.
+       "kernel_config.include_kernels=" + include_kernels, "kernel_config.device=cpu",
+       "log_level=warn", "overwrite_output_dir=true",  // the previous ctest run's output is there
        "output_dir=" +
            (std::filesystem::temp_directory_path() / ("fusebox_e2e_" + include_kernels)).string()});
 }

@@ -16,6 +16,7 @@
 #include "model/kv_cache.h"
 #include "model/qwen3.h"
 #include "support/assert_close.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::test {
 namespace {
@@ -39,12 +40,6 @@ constexpr int64_t kBatch = 2;
 torch::Tensor make_input(const Case& c, int64_t heads, int64_t seq) {
   if (c.transposed) return torch::randn({kBatch, seq, heads, c.d}).to(c.dtype).transpose(1, 2);
   return torch::randn({kBatch, heads, seq, c.d}).to(c.dtype);
-}
-
-kernels::KernelizeOptions cpu_options() {
-  kernels::KernelizeOptions options;
-  options.device = kernels::DeviceInfo{};  // the CPU kernels, also on a machine with a GPU
-  return options;
 }
 
 class AttentionParity : public ::testing::TestWithParam<Case> {};

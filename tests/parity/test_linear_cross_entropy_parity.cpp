@@ -13,6 +13,7 @@
 #include "model/loss.h"
 #include "ops/linear_cross_entropy/cpu_fused_linear_cross_entropy.h"
 #include "support/assert_close.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::test {
 namespace {
@@ -82,7 +83,7 @@ TEST_P(LinearCrossEntropyParity, LossAndGradientsMatchReference) {
   Result fused;
   if (c.chunk_rows == 0) {  // through a real layer and the registry
     model::LMHeadLoss layer;
-    auto report = kernels::apply_kernel("cpu_fused_linear_cross_entropy", *layer);
+    auto report = kernels::apply_kernel("cpu_fused_linear_cross_entropy", *layer, cpu_options());
     ASSERT_EQ(report.count("cpu_fused_linear_cross_entropy"), 1);
     fused = run(hidden, weight,
                 [&](const auto& h, const auto& w) { return layer(h, w, labels, c.normalizer); });

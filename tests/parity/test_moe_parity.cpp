@@ -14,6 +14,7 @@
 #include "kernels/api.h"
 #include "model/moe.h"
 #include "support/assert_close.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::test {
 namespace {
@@ -116,7 +117,7 @@ TEST_P(MoEParity, ForwardAndGradientsMatchReference) {
   auto dlogits = torch::randn({c.tokens, c.experts}).to(c.dtype);
 
   auto ref = run(block, x, c.layout, dy, dlogits, /*reference=*/true);
-  auto report = kernels::apply_kernel("cpu_fused_moe", *block);
+  auto report = kernels::apply_kernel("cpu_fused_moe", *block, cpu_options());
   ASSERT_EQ(report.count("cpu_fused_moe"), 1);
   auto k = run(block, x, c.layout, dy, dlogits, /*reference=*/false);
 
@@ -173,7 +174,7 @@ TEST(MoEParityRouting, ExpertsWithNoTokenGetNoGradient) {
   Case c{torch::kFloat32, 1, 7, 5, 8, 1, true};
   model::Qwen3MoeSparseMoeBlock block(moe_config(c));
   init_weights(block, c);
-  kernels::apply_kernel("cpu_fused_moe", *block);
+  kernels::apply_kernel("cpu_fused_moe", *block, cpu_options());
   auto [out, logits] = block->forward(torch::randn({1, 1, 7}));
   out.sum().backward();
   int64_t chosen = logits.argmax(-1).item<int64_t>();
@@ -185,7 +186,7 @@ TEST(MoEParityRouting, ExpertsWithNoTokenGetNoGradient) {
 TEST(MoEParityRouting, RejectsAWrongHiddenSize) {
   Case c{torch::kFloat32, 3, 7, 5, 4, 2, true};
   model::Qwen3MoeSparseMoeBlock block(moe_config(c));
-  kernels::apply_kernel("cpu_fused_moe", *block);
+  kernels::apply_kernel("cpu_fused_moe", *block, cpu_options());
   EXPECT_THROW(block->forward(torch::randn({1, 3, 8})), c10::Error);
 }
 

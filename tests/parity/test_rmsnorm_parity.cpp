@@ -8,6 +8,7 @@
 #include "kernels/api.h"
 #include "model/rmsnorm.h"
 #include "support/assert_close.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::test {
 namespace {
@@ -70,7 +71,7 @@ TEST_P(RMSNormParity, ForwardAndGradientsMatchReference) {
     torch::NoGradGuard no_grad;
     norm->weight.copy_(weight);
   }
-  auto report = kernels::apply_kernel("cpu_fused_rmsnorm", *norm);
+  auto report = kernels::apply_kernel("cpu_fused_rmsnorm", *norm, cpu_options());
   ASSERT_EQ(report.count("cpu_fused_rmsnorm"), 1);
   auto x_k = x.detach().clone().requires_grad_(true);
   auto y_k = norm(x_k);
@@ -109,7 +110,7 @@ TEST(RMSNormParityShapes, PerHeadNormOnFourDimInput) {
   }
   auto x = torch::randn({2, 5, 3, 32});
   auto ref = norm->reference_forward(x);
-  kernels::apply_kernel("cpu_fused_rmsnorm", *norm);
+  kernels::apply_kernel("cpu_fused_rmsnorm", *norm, cpu_options());
   EXPECT_TRUE(all_close(norm(x), ref, tolerance(torch::kFloat32, Quantity::kOutput), "y"));
 }
 
@@ -121,7 +122,7 @@ TEST(RMSNormParityShapes, Bf16ForwardIsNearlyBitExact) {
   norm->to(torch::kBFloat16);
   auto x = torch::randn({64, 1000}).to(torch::kBFloat16);
   auto ref = norm->reference_forward(x);
-  kernels::apply_kernel("cpu_fused_rmsnorm", *norm);
+  kernels::apply_kernel("cpu_fused_rmsnorm", *norm, cpu_options());
   auto y = norm(x);
   double mismatched = y.ne(ref).to(torch::kFloat64).mean().item<double>();
   EXPECT_LT(mismatched, 0.01) << "fraction of elements differing from the reference";

@@ -12,6 +12,7 @@
 #include "model/rope.h"
 #include "ops/rope/cpu_rope_table.h"
 #include "support/assert_close.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::test {
 namespace {
@@ -128,7 +129,7 @@ TEST_P(RoPEParity, ForwardAndGradientsMatchReference) {
   auto dk_rot = torch::randn({kBatch, c.kv_heads, c.seq, c.head_dim}).to(c.dtype);
 
   auto ref = run(rope, c, q, k, pos, dq_rot, dk_rot, /*reference=*/true);
-  auto report = kernels::apply_kernel("cpu_fused_rope", *rope);
+  auto report = kernels::apply_kernel("cpu_fused_rope", *rope, cpu_options());
   ASSERT_EQ(report.count("cpu_fused_rope"), 1);
   auto out = run(rope, c, q, k, pos, dq_rot, dk_rot, /*reference=*/false);
 
@@ -181,7 +182,7 @@ TEST_P(RoPEExactness, HalfPrecisionIsBitExact) {
     return std::vector<torch::Tensor>{q_rot.detach(), k_rot.detach(), ql.grad(), kl.grad()};
   };
   auto ref = run();
-  kernels::apply_kernel("cpu_fused_rope", *rope);
+  kernels::apply_kernel("cpu_fused_rope", *rope, cpu_options());
   auto out = run();
   const char* names[] = {"q_rot", "k_rot", "dq", "dk"};
   for (int i = 0; i < 4; ++i) {
@@ -220,7 +221,7 @@ TEST(RoPEFallback, NegativePositionsUseTheReference) {
   auto q = torch::randn({1, 2, 3, 8}), k = torch::randn({1, 1, 3, 8});
   auto pos = torch::tensor({-1, 0, 1}, torch::kInt64).unsqueeze(0);
   auto [q_ref, k_ref] = rope->reference_forward(q, k, pos);
-  kernels::apply_kernel("cpu_fused_rope", *rope);
+  kernels::apply_kernel("cpu_fused_rope", *rope, cpu_options());
   auto [q_rot, k_rot] = rope(q, k, pos);
   EXPECT_TRUE(torch::equal(q_rot, q_ref));
   EXPECT_TRUE(torch::equal(k_rot, k_ref));

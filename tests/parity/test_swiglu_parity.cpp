@@ -12,6 +12,7 @@
 #include "model/mlp.h"
 #include "ops/swiglu/cpu_fused_swiglu.h"
 #include "support/assert_close.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::test {
 namespace {
@@ -106,7 +107,7 @@ TEST_P(SwiGLUParity, ForwardAndGradientsMatchReference) {
   auto dy = torch::randn(out_shape).to(c.dtype);
 
   auto ref = run(mlp, x, dy, /*reference=*/true);
-  auto report = kernels::apply_kernel("cpu_fused_swiglu", *mlp);
+  auto report = kernels::apply_kernel("cpu_fused_swiglu", *mlp, cpu_options());
   ASSERT_EQ(report.count("cpu_fused_swiglu"), 1);
   auto k = run(mlp, x, dy, /*reference=*/false);
 

@@ -15,6 +15,7 @@
 #include "bench/bench_case.h"
 #include "kernels/api.h"
 #include "model/attention_core.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::bench {
 namespace {
@@ -25,11 +26,7 @@ constexpr int64_t kReferenceMaxSeq = 4096;
 
 Runner make_runner(int64_t seq, torch::ScalarType dtype, bool use_kernel) {
   model::AttentionCore core;
-  if (use_kernel) {
-    kernels::KernelizeOptions cpu;
-    cpu.device = kernels::DeviceInfo{};
-    kernels::apply_kernel("cpu_fused_attention", *core, cpu);
-  }
+  if (use_kernel) kernels::apply_kernel("cpu_fused_attention", *core, test::cpu_options());
   // q, k, v as the model passes them: transposed views of [B, S, H, D] projections.
   auto q = torch::randn({1, seq, kHeadsQ, kHeadDim}).to(dtype).transpose(1, 2);
   auto k = torch::randn({1, seq, kHeadsKv, kHeadDim}).to(dtype).transpose(1, 2);

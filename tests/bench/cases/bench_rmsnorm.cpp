@@ -5,6 +5,7 @@
 #include "bench/bench_case.h"
 #include "kernels/api.h"
 #include "model/rmsnorm.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::bench {
 namespace {
@@ -12,7 +13,7 @@ namespace {
 Runner make_runner(int64_t rows, int64_t hidden, torch::ScalarType dtype, bool use_kernel) {
   model::RMSNorm norm(hidden, 1e-6);
   norm->to(dtype);
-  if (use_kernel) kernels::apply_kernel("cpu_fused_rmsnorm", *norm);
+  if (use_kernel) kernels::apply_kernel("cpu_fused_rmsnorm", *norm, test::cpu_options());
   auto x = torch::randn({rows, hidden}).to(dtype);
   auto dy = torch::randn({rows, hidden}).to(dtype);
   Runner r;

@@ -5,6 +5,7 @@
 #include "bench/bench_case.h"
 #include "kernels/api.h"
 #include "model/rope.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::bench {
 namespace {
@@ -13,7 +14,7 @@ constexpr int64_t kBatch = 2, kSeq = 1024, kQHeads = 16, kKvHeads = 8, kHeadDim 
 
 Runner make_runner(torch::ScalarType dtype, bool use_kernel) {
   model::RotaryEmbedding rope(kHeadDim, 1000000.0);
-  if (use_kernel) kernels::apply_kernel("cpu_fused_rope", *rope);
+  if (use_kernel) kernels::apply_kernel("cpu_fused_rope", *rope, test::cpu_options());
   auto q_base = torch::randn({kBatch, kSeq, kQHeads, kHeadDim}).to(dtype);
   auto k_base = torch::randn({kBatch, kSeq, kKvHeads, kHeadDim}).to(dtype);
   auto pos = torch::arange(kSeq, torch::kInt64).unsqueeze(0).repeat({kBatch, 1});

@@ -12,6 +12,7 @@
 #include "kernels/api.h"
 #include "model/mlp.h"
 #include "ops/swiglu/cpu_fused_swiglu.h"
+#include "support/kernel_devices.h"
 
 namespace fusebox::bench {
 namespace {
@@ -41,7 +42,7 @@ Runner mlp_runner(int64_t tokens, int64_t hidden, int64_t inter, torch::ScalarTy
                   bool use_kernel) {
   model::Qwen3MLP mlp(hidden, inter);
   mlp->to(dtype);
-  if (use_kernel) kernels::apply_kernel("cpu_fused_swiglu", *mlp);
+  if (use_kernel) kernels::apply_kernel("cpu_fused_swiglu", *mlp, test::cpu_options());
   auto x = torch::randn({tokens, hidden}).to(dtype);
   auto dy = torch::randn({tokens, hidden}).to(dtype);
   Runner r;

@@ -64,6 +64,19 @@ TEST(ConfigErrors, WrongScalarTypes) {
                        "kernel_config.strict: expected true or false, got '1'"));
 }
 
+TEST(ConfigErrors, DataKeys) {
+  EXPECT_TRUE(Contains(error_of(kMinimal + "packing: sometimes\n"),
+                       "train.yaml:3: packing: expected true or false, got 'sometimes'"));
+  EXPECT_TRUE(Contains(error_of(kMinimal + "text_field: ''\n"),
+                       "train.yaml:3: text_field: expected the JSONL key that holds the text"));
+  EXPECT_TRUE(
+      Contains(error_of(kMinimal + "dataset_text_field: content\n"), "did you mean 'text_field'?"));
+  EXPECT_TRUE(Contains(error_of(kMinimal + "tokenizer_name_or_path: tok.json\n"),
+                       "did you mean 'tokenizer'?"));
+  EXPECT_TRUE(Contains(error_of(kMinimal + "tokeniser: tok.json\n"),
+                       "unknown key 'tokeniser'; did you mean 'tokenizer'?"));
+}
+
 TEST(ConfigErrors, NullForANumberIsAnErrorAtTheKeysLine) {
   // yaml-cpp places a null value at the next token (the seed line); the key's line is right.
   std::string msg = error_of(kMinimal + "max_steps:\nseed: 1\n");
@@ -131,7 +144,13 @@ INSTANTIATE_TEST_SUITE_P(
                    "synthetic.eval_size: expected an integer >= 1, got -1"},
         OutOfRange{"threads: 0", "threads: expected 'auto' or an integer >= 1, got '0'"},
         OutOfRange{"threads: many", "threads: expected 'auto' or an integer >= 1, got 'many'"},
-        OutOfRange{"output_dir: ''", "output_dir: expected a directory path"}));
+        OutOfRange{"output_dir: ''", "output_dir: expected a directory path"},
+        OutOfRange{"save_steps: -1", "save_steps: expected an integer >= 0, got -1"},
+        OutOfRange{"save_total_limit: -2", "save_total_limit: expected an integer >= 0, got -2"},
+        OutOfRange{"save_steps: often", "save_steps: expected an integer, got 'often'"},
+        OutOfRange{"overwrite_output_dir: 2", "overwrite_output_dir: expected true or false"},
+        OutOfRange{"progress_bar: sometimes",
+                   "progress_bar: expected one of auto, true, false; got 'sometimes'"}));
 
 TEST(ConfigErrors, EnumValuesListTheChoicesAndSuggest) {
   std::string sched = error_of(kMinimal + "lr_scheduler_type: cosin\n");

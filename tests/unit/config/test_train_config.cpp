@@ -8,6 +8,7 @@
 #include "config/train_config.h"
 #include "config_test_util.h"
 #include "util/error.h"
+#include "util/remove_tree.h"
 
 namespace fusebox::config {
 namespace {
@@ -30,6 +31,9 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.synthetic.max_digits, b.synthetic.max_digits);
   EXPECT_EQ(a.synthetic.train_size, b.synthetic.train_size);
   EXPECT_EQ(a.synthetic.eval_size, b.synthetic.eval_size);
+  EXPECT_EQ(a.tokenizer, b.tokenizer);
+  EXPECT_EQ(a.text_field, b.text_field);
+  EXPECT_EQ(a.packing, b.packing);
   EXPECT_EQ(a.output_dir, b.output_dir);
   EXPECT_EQ(a.micro_batch_size, b.micro_batch_size);
   EXPECT_EQ(a.gradient_accumulation_steps, b.gradient_accumulation_steps);
@@ -50,6 +54,12 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.bf16, b.bf16);
   EXPECT_EQ(a.threads, b.threads);
   EXPECT_EQ(a.log_level, b.log_level);
+  EXPECT_EQ(a.save_steps, b.save_steps);
+  EXPECT_EQ(a.save_total_limit, b.save_total_limit);
+  EXPECT_EQ(a.resume_from_checkpoint, b.resume_from_checkpoint);
+  EXPECT_EQ(a.overwrite_output_dir, b.overwrite_output_dir);
+  EXPECT_EQ(a.run_name, b.run_name);
+  EXPECT_EQ(a.progress_bar, b.progress_bar);
 }
 
 const std::string kFull = R"(# every key, none at its default
@@ -65,6 +75,9 @@ synthetic:
   max_digits: 4
   train_size: 1000
   eval_size: 64
+tokenizer: models/qwen3/tokenizer.json
+text_field: content
+packing: true
 output_dir: runs/full
 micro_batch_size: 16
 gradient_accumulation_steps: 4
@@ -85,6 +98,12 @@ eval_steps: 50
 bf16: true
 threads: 2
 log_level: debug
+save_steps: 100
+save_total_limit: 3
+resume_from_checkpoint: runs/full/checkpoint-100
+overwrite_output_dir: true
+run_name: full run
+progress_bar: false
 )";
 
 TEST(TrainConfig, OmittedKeysGetTheStructDefaults) {
@@ -95,6 +114,9 @@ TEST(TrainConfig, OmittedKeysGetTheStructDefaults) {
   expect_same(cfg, expected);
   EXPECT_EQ(cfg.kernel_config.include_kernels, "false");
   EXPECT_EQ(cfg.threads, 0);
+  EXPECT_EQ(cfg.tokenizer, "");
+  EXPECT_EQ(cfg.text_field, "text");
+  EXPECT_FALSE(cfg.packing);
 }
 
 TEST(TrainConfig, ReadsEveryKey) {
@@ -108,6 +130,9 @@ TEST(TrainConfig, ReadsEveryKey) {
   EXPECT_EQ(cfg.synthetic.max_digits, 4);
   EXPECT_EQ(cfg.synthetic.train_size, 1000);
   EXPECT_EQ(cfg.synthetic.eval_size, 64);
+  EXPECT_EQ(cfg.tokenizer, "models/qwen3/tokenizer.json");
+  EXPECT_EQ(cfg.text_field, "content");
+  EXPECT_TRUE(cfg.packing);
   EXPECT_EQ(cfg.output_dir, "runs/full");
   EXPECT_EQ(cfg.micro_batch_size, 16);
   EXPECT_EQ(cfg.gradient_accumulation_steps, 4);
@@ -128,6 +153,24 @@ TEST(TrainConfig, ReadsEveryKey) {
   EXPECT_TRUE(cfg.bf16);
   EXPECT_EQ(cfg.threads, 2);
   EXPECT_EQ(cfg.log_level, "debug");
+  EXPECT_EQ(cfg.save_steps, 100);
+  EXPECT_EQ(cfg.save_total_limit, 3);
+  EXPECT_EQ(cfg.resume_from_checkpoint, "runs/full/checkpoint-100");
+  EXPECT_TRUE(cfg.overwrite_output_dir);
+  EXPECT_EQ(cfg.run_name, "full run");
+  EXPECT_EQ(cfg.progress_bar, "false");
+}
+
+TEST(TrainConfig, ResumeFromCheckpointSpellings) {
+  // transformers' `true` means the newest checkpoint in output_dir; false/null mean none.
+  EXPECT_EQ(parse(kMinimal + "resume_from_checkpoint: true\n").resume_from_checkpoint, "latest");
+  EXPECT_EQ(parse(kMinimal + "resume_from_checkpoint: latest\n").resume_from_checkpoint, "latest");
+  EXPECT_EQ(parse(kMinimal + "resume_from_checkpoint: false\n").resume_from_checkpoint, "");
+  EXPECT_EQ(parse(kMinimal + "resume_from_checkpoint:\n").resume_from_checkpoint, "");
+  EXPECT_EQ(parse(kMinimal, {"resume_from_checkpoint=out/checkpoint-20"}).resume_from_checkpoint,
+            "out/checkpoint-20");
+  EXPECT_EQ(parse(kMinimal + "save_total_limit: null\n").save_total_limit, 0);
+  EXPECT_EQ(parse(kMinimal + "progress_bar: true\n").progress_bar, "true");
 }
 
 TEST(TrainConfig, LenientWhereTheValueIsUnambiguous) {
@@ -194,10 +237,10 @@ class ConfigFile : public ::testing::Test {
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() / (std::string("fusebox_config_") + info->name());
-    fs::remove_all(dir_);
+    ::fusebox::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { ::fusebox::remove_tree(dir_); }
   std::string write(const std::string& name, const std::string& text) {
     fs::path p = dir_ / name;
     fs::create_directories(p.parent_path());

@@ -6,33 +6,35 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 
 #include "model/qwen3_config.h"
 #include "util/error.h"
+#include "util/remove_tree.h"
 
 namespace fusebox::io::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system temp dir, removed with everything in it at the end.
-// The name holds the test's name and the pid, so parallel ctest runs never share one.
+// A fresh directory under the system temp dir (mkdtemp: unique across parallel ctest
+// processes), removed with everything in it at the end. Not named after the running test:
+// ::testing::UnitTest::GetInstance() crashed in torch-linked test binaries on the GPU machine
+// (the torch 2.11 wheel's libraries carry gtest symbols of their own).
 class TempDir {
  public:
   TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("fusebox_io_") + info->test_suite_name() + "_" + info->name();
-    for (char& c : name)
-      if (c == '/') c = '_';  // parameterised test names contain '/'
-    path_ = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
+    std::string pattern = (fs::temp_directory_path() / "fusebox_test_XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = pattern;
   }
   ~TempDir() {
     std::error_code ec;
-    fs::remove_all(path_, ec);
+    ec = ::fusebox::remove_tree(path_);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
