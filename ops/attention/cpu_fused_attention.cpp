@@ -65,13 +65,12 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
 // Shape errors are the caller's bug whatever the dtype: raised before any fallback.
 void check_shapes(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
-              "cpu_fused_attention: expected 4-D q [B, Hq, Sq, D] and k, v [B, Hkv, Sk, D], but "
-              "got q ",
+              "cpu_fused_attention: expected 4-D q [B, Hq, Sq, D] and k, v [B, Hkv, Sk, D], "
+              "but got q ",
               q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
   TORCH_CHECK(k.sizes() == v.sizes(),
-              "cpu_fused_attention: k and v must have the same shape, but "
-              "got k ",
-              k.sizes(), " and v ", v.sizes());
+              "cpu_fused_attention: k and v must have the same shape, but got k ", k.sizes(),
+              " and v ", v.sizes());
   TORCH_CHECK(q.size(0) == k.size(0), "cpu_fused_attention: q has batch ", q.size(0), " but k has ",
               k.size(0), " (q ", q.sizes(), ", k ", k.sizes(), ")");
   TORCH_CHECK(q.size(3) == k.size(3), "cpu_fused_attention: q has head_dim ", q.size(3),

@@ -89,7 +89,7 @@ std::vector<Case> all_cases() {
           cases.push_back({dtype, 2 * ratio, 2, seq, seq, d, false});
       }
     }
-    // Decoding with a cache: one and five new queries after 32 cached positions; a prefill
+    // Decoding with a cache: one new query after 36 cached positions, five after 32; a prefill
     // spanning two query blocks whose diagonal cuts key blocks off their boundaries.
     cases.push_back({dtype, 6, 2, 1, 37, 64, false});
     cases.push_back({dtype, 6, 2, 5, 37, 64, false});
