@@ -51,6 +51,9 @@ struct BenchCase {
   double forward_backward_flops = 0;
   // Heavy cases (seconds per run) are timed with fewer repetitions.
   bool heavy = false;
+  // Non-empty: the reference is not run for this case, and why (it would not fit in memory or
+  // time); the kernel is measured alone.
+  std::string reference_skipped;
   std::function<Runner(bool use_kernel)> make;
 };
 

@@ -158,7 +158,14 @@ CaseResult measure_case(const BenchCase& c, const MeasureOptions& options) {
   CaseResult result;
   result.spec = c;
   result.spec.make = nullptr;
-  result.reference = measure_side(c, /*use_kernel=*/false, o);
+  if (c.reference_skipped.empty()) {
+    result.reference = measure_side(c, /*use_kernel=*/false, o);
+  } else {
+    for (PassResult* p : {&result.reference.forward, &result.reference.forward_backward}) {
+      p->skipped = true;
+      p->error = c.reference_skipped;
+    }
+  }
   result.kernel = measure_side(c, /*use_kernel=*/true, o);
   return result;
 }

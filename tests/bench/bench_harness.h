@@ -22,6 +22,7 @@ struct MeasureOptions {
 struct PassResult {
   bool ok = false;
   std::string error;     // why the pass could not run (e.g. a dtype the reference lacks)
+  bool skipped = false;  // not run on purpose (BenchCase::reference_skipped); error says why
   double median_ms = 0;  // median wall time of `runs` runs
   double min_ms = 0;
   std::vector<double> runs_ms;

@@ -51,13 +51,14 @@ std::vector<torch::ScalarType> parse_dtypes(const std::string& list) {
   return out;
 }
 
-// --check: every pass of every case ran and produced finite, positive times.
+// --check: every pass of every case ran (or was skipped by its case) and produced finite,
+// positive times.
 bool all_measured(const std::vector<CaseResult>& results) {
   bool ok = !results.empty();
   for (const auto& r : results) {
     for (const PassResult* p : {&r.reference.forward, &r.reference.forward_backward,
                                 &r.kernel.forward, &r.kernel.forward_backward}) {
-      if (p->ok && std::isfinite(p->median_ms) && p->median_ms > 0) continue;
+      if (p->skipped || (p->ok && std::isfinite(p->median_ms) && p->median_ms > 0)) continue;
       std::cerr << "check failed: " << r.spec.name << " " << r.spec.shape << ": "
                 << (p->error.empty() ? "no valid time" : p->error) << "\n";
       ok = false;

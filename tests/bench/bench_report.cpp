@@ -42,6 +42,7 @@ nlohmann::json pass_json(const PassResult& p) {
   nlohmann::json j = {{"ok", p.ok}};
   if (!p.ok) {
     j["error"] = p.error;
+    if (p.skipped) j["skipped"] = true;
     return j;
   }
   j["median_ms"] = p.median_ms;
@@ -116,33 +117,43 @@ void print_table(std::ostream& out, const MachineInfo& m, const Bandwidth& bw,
                 "case", "type", "pass", "ref ms", "kern ms", "speedup", "MB", "GB/s", "floor%",
                 "faults", "peak MB r/k", "kept MB r/k");
   out << line;
+  std::vector<std::string> skipped;
   for (const auto& r : results) {
     for (bool backward : {false, true}) {
       const PassResult& ref = backward ? r.reference.forward_backward : r.reference.forward;
       const PassResult& ker = backward ? r.kernel.forward_backward : r.kernel.forward;
       std::string name = r.spec.name + " " + r.spec.shape;
       const char* pass = backward ? "fwd+bwd" : "fwd";
-      if (!ref.ok || !ker.ok) {
+      if (!ker.ok || (!ref.ok && !ref.skipped)) {
         out << name << " " << dtype_name(r.spec.dtype) << " " << pass << ": not measured ("
-            << (ref.ok ? "kernel: " + ker.error : "reference: " + ref.error) << ")\n";
+            << (ref.ok || ref.skipped ? "kernel: " + ker.error : "reference: " + ref.error)
+            << ")\n";
         continue;
       }
+      // A case that skips its reference (BenchCase::reference_skipped) still shows the
+      // kernel's row, with the reference's columns as "-".
+      if (ref.skipped && !backward)
+        skipped.push_back(name + " " + dtype_name(r.spec.dtype) + ": " + ref.error);
       PassSummary s = summarize(r, backward, bw);
       double bytes = backward ? r.spec.forward_backward_bytes : r.spec.forward_bytes;
       // Compute-bound cases show GFLOP/s where the others show their share of the floor.
       std::string rate = r.spec.forward_flops > 0 ? format("%.0fGF/s", s.kernel_gflops)
                                                   : format("%.0f%%", 100 * s.of_floor);
-      std::string peak =
-          format("%.0f", ref.peak_added_mb) + "/" + format("%.0f", ker.peak_added_mb);
-      std::string kept =
-          backward ? format("%.0f", ref.kept_mb) + "/" + format("%.0f", ker.kept_mb) : "";
-      std::snprintf(
-          line, sizeof line, "%-26s %-4s %-7s %8.2f %8.2f %6.2fx %7.1f %6.1f %6s %7.0f %11s %11s\n",
-          name.c_str(), dtype_name(r.spec.dtype), pass, ref.median_ms, ker.median_ms, s.speedup,
-          bytes / 1e6, s.kernel_gbs, rate.c_str(), ker.page_faults, peak.c_str(), kept.c_str());
+      auto ref_mb = [&](double mb) { return ref.ok ? format("%.0f", mb) : std::string("-"); };
+      std::string peak = ref_mb(ref.peak_added_mb) + "/" + format("%.0f", ker.peak_added_mb);
+      std::string kept = backward ? ref_mb(ref.kept_mb) + "/" + format("%.0f", ker.kept_mb) : "";
+      std::string ref_ms = ref.ok ? format("%.2f", ref.median_ms) : "-";
+      std::string speedup = ref.ok ? format("%.2fx", s.speedup) : "-";
+      std::snprintf(line, sizeof line,
+                    "%-26s %-4s %-7s %8s %8.2f %7s %7.1f %6.1f %6s %7.0f %11s %11s\n", name.c_str(),
+                    dtype_name(r.spec.dtype), pass, ref_ms.c_str(), ker.median_ms, speedup.c_str(),
+                    bytes / 1e6, s.kernel_gbs, rate.c_str(), ker.page_faults, peak.c_str(),
+                    kept.c_str());
       out << line;
     }
   }
+  for (const auto& line : skipped)
+    out << "reference not measured: " << line << "\n";
   out << "\nms: median of the timed runs after warm-up. MB: the memory floor's bytes (each input "
          "read once, each output written once); GB/s: MB / kernel time; floor%: floor time (MB / "
          "warm copy bandwidth) / kernel time, 100% = at the floor. faults: the kernel's minor page "
