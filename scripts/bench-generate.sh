@@ -3,6 +3,7 @@
 # the same model directory and prompt, greedy, a fixed number of new tokens; prints a markdown
 # table of prefill time and decode tokens/s (medians of 3 runs each).
 #   scripts/bench-generate.sh MODEL_DIR [max_new_tokens] [device] [dtype] [build-dir]
+#   KERNEL_SETS="false auto cuda_fused_rope" scripts/bench-generate.sh ...   (one row per set)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MODEL=${1:?usage: scripts/bench-generate.sh MODEL_DIR [max_new_tokens] [device] [dtype] [build-dir]}
@@ -12,7 +13,7 @@ DTYPE=${4:-float32}
 BUILD=${5:-build}
 echo "| include_kernels | device | dtype | new tokens | prefill | decode tokens/s (median of 3) |"
 echo "|---|---|---|---|---|---|"
-for kernels in false auto; do
+for kernels in ${KERNEL_SETS:-false auto}; do
   rates=()
   prefill=""
   for run in 1 2 3; do

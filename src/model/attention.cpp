@@ -10,6 +10,19 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
   return x.unsqueeze(2).expand({b, h, n_rep, s, d}).reshape({b, h * n_rep, s, d});
 }
 
+double lowest_finite(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kBFloat16:
+      return -3.3895313892515355e38;
+    case torch::kHalf:
+      return -65504.0;
+    case torch::kDouble:
+      return std::numeric_limits<double>::lowest();
+    default:
+      return std::numeric_limits<float>::lowest();
+  }
+}
+
 torch::Tensor eager_causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                                      const torch::Tensor& v, double scaling) {
   int64_t n_rep = q.size(1) / k.size(1);
@@ -19,10 +32,7 @@ torch::Tensor eager_causal_attention(const torch::Tensor& q, const torch::Tensor
   int64_t s_q = q.size(2), s_k = k.size(2);
   // transformers adds the dtype's lowest finite value above the diagonal (not -inf), so
   // that a fully masked row cannot produce NaN.
-  double lowest = scores.scalar_type() == torch::kBFloat16 ? -3.3895313892515355e38
-                  : scores.scalar_type() == torch::kHalf   ? -65504.0
-                  : scores.scalar_type() == torch::kDouble ? std::numeric_limits<double>::lowest()
-                                                           : std::numeric_limits<float>::lowest();
+  double lowest = lowest_finite(scores.scalar_type());
   auto mask = torch::full({s_q, s_k}, lowest, scores.options()).triu(s_k - s_q + 1);
   scores = scores + mask;
   auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());

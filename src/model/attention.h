@@ -12,6 +12,10 @@
 
 namespace fusebox::model {
 
+// The dtype's lowest finite value: what transformers' masks use instead of -inf, so a
+// fully masked row cannot produce NaN.
+double lowest_finite(torch::ScalarType dtype);
+
 // The eager attention core of transformers: q [B, Hq, S, D], k/v [B, Hkv, S, D]; kv heads
 // are repeated to Hq; scores in the activation dtype plus a causal mask of the dtype's
 // lowest value; softmax in fp32 cast back. Returns [B, Hq, S, D].

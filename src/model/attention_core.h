@@ -43,6 +43,12 @@ bool sdpa_available();
 torch::Tensor sdpa_causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                                     const torch::Tensor& v, double scaling);
 
+// The same contract for queries that continue a KV cache (Sq < Sk), as grouped matmuls: each
+// kv head's n_rep query heads share one matmul with its keys, so the cache is never
+// repeated. What sdpa_causal_attention uses for decoding; any libtorch version.
+torch::Tensor grouped_continuation_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                             const torch::Tensor& v, double scaling);
+
 class AttentionCoreImpl : public torch::nn::Module, public kernels::KernelSlot<AttentionLayer> {
  public:
   AttentionCoreImpl() = default;

@@ -110,6 +110,38 @@ INSTANTIATE_TEST_SUITE_P(LongHeadDim, AttentionParity,
                          ::testing::Values(Case{torch::kFloat32, 2, 1, 9, 9, 520, false}),
                          case_name);
 
+// The grouped matmul path that sdpa_causal_attention takes for queries continuing a cache
+// (decoding) against the eager reference: forward and gradients, one query and several,
+// GQA ratios 1 and 3, a transposed query view, fp32 and bf16.
+TEST(GroupedContinuationAttention, MatchesEagerReference) {
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (Case c : {Case{dtype, 6, 2, 1, 41, 64, false}, Case{dtype, 6, 2, 5, 41, 64, true},
+                   Case{dtype, 2, 2, 3, 9, 72, false}}) {
+      SCOPED_TRACE(case_name({c, 0}));
+      torch::manual_seed(7 + c.s_q);
+      auto leaf = [](const torch::Tensor& t) { return t.detach().requires_grad_(true); };
+      auto q = leaf(make_input(c, c.heads_q, c.s_q)), k = leaf(make_input(c, c.heads_kv, c.s_k)),
+           v = leaf(make_input(c, c.heads_kv, c.s_k));
+      auto q_ref = leaf(q.clone()), k_ref = leaf(k.clone()), v_ref = leaf(v.clone());
+      auto dout = torch::randn({kBatch, c.heads_q, c.s_q, c.d}).to(dtype);
+      auto out = model::grouped_continuation_attention(q, k, v, 0.125);
+      auto ref = model::eager_causal_attention(q_ref, k_ref, v_ref, 0.125);
+      out.backward(dout);
+      ref.backward(dout);
+      const int64_t n_rep = c.heads_q / c.heads_kv;
+      EXPECT_TRUE(all_close(out, ref, attention_tolerance(dtype, Quantity::kOutput), "out"));
+      EXPECT_TRUE(all_close(q.grad(), q_ref.grad(),
+                            attention_tolerance(dtype, Quantity::kReducedGrad, c.s_k), "dq"));
+      EXPECT_TRUE(all_close(k.grad(), k_ref.grad(),
+                            attention_tolerance(dtype, Quantity::kReducedGrad, c.s_q * n_rep),
+                            "dk"));
+      EXPECT_TRUE(all_close(v.grad(), v_ref.grad(),
+                            attention_tolerance(dtype, Quantity::kReducedGrad, c.s_q * n_rep),
+                            "dv"));
+    }
+  }
+}
+
 // fp16 has no CPU matmul in libtorch 1.13, so its reference is the fp32 one on the same
 // (fp16-representable) inputs; the kernel rounds only its outputs to fp16.
 TEST(AttentionParityFp16, MatchesFp32ReferenceOnFp16Inputs) {
